@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Turn a fresh Debian 12 machine (root, with or without systemd) into a working cyris.kvm_auto
+# controller and KVM host, and this checkout into the collection cyris.kvm_auto. Idempotent:
+# every heavy step is skipped when its result is already there, so a second run takes seconds.
+#
+#   scripts/setup.sh            # everything
+#   SETUP_SKIP_TEMPLATE=1 ...   # all but the offline template repository
+#
+# It prints how long each step took; run it twice to see cold and warm figures.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+timings=()
+step() {  # step NAME COMMAND...: run one step and remember how long it took
+    local name=$1 start end
+    shift
+    echo "== setup: $name"
+    start=$(date +%s.%N)
+    "$@"
+    end=$(date +%s.%N)
+    timings+=("$(printf '%-28s %7.1f s' "$name" "$(echo "$end - $start" | bc)")")
+}
+
+die() { echo "setup: $*" >&2; exit 1; }
+
+check_host() {
+    [ "$(id -u)" = 0 ] || die "run as root: it installs packages and starts libvirtd"
+    # shellcheck disable=SC1091
+    . /etc/os-release 2>/dev/null || die "cannot read /etc/os-release: this setup supports Debian 12"
+    [ "${ID:-}" = debian ] || [ "${ID_LIKE:-}" = debian ] ||
+        die "this host runs ${PRETTY_NAME:-an unknown OS}; this setup supports Debian 12 (bookworm). On other hosts use the role cyris.kvm_auto.kvm_host."
+    local free_kib
+    free_kib=$(df --output=avail -k /var | tail -1)
+    [ "$free_kib" -ge $((8 * 1024 * 1024)) ] ||
+        die "/var has $((free_kib / 1024)) MiB free; the template repository, images and guests need 8 GiB"
+}
+
+# Only what creating the Python environments needs; the KVM and libguestfs packages come from
+# the collection's own role cyris.kvm_auto.kvm_host, as on any host an operator prepares.
+BOOTSTRAP_PACKAGES=(bc git rsync gcc pkg-config libvirt-dev python3-apt openssh-server openssh-client sshpass)
+install_bootstrap_packages() {
+    local missing=()
+    for pkg in "${BOOTSTRAP_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && { echo "all present"; return; }
+    apt-get update -qq || die "apt-get update failed: check the Debian package sources"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+        die "could not install ${missing[*]}"
+}
+
+python_for() {  # the interpreter each ansible-core major is tested with
+    local want
+    case $1 in 2.19) want=3.11 ;; 2.21) want=3.12 ;; *) die "unknown ansible-core $1" ;; esac
+    for py in "$HOME"/.pyenv/versions/"$want".*/bin/python "$(command -v "python$want" || true)"; do
+        [ -x "$py" ] && { echo "$py"; return; }
+    done
+    die "Python $want is needed for ansible-core $1 (pyenv install $want, or apt-get install python$want-venv)"
+}
+
+make_venv() {  # make_venv CORE: the environment, rebuilt only when its requirements change
+    local core=$1 venv="$KVM_AUTO_CACHE/venv/ansible-$1" req="$top/tests/requirements-$1.txt" stamp
+    stamp=$(sha256sum "$req" | cut -d' ' -f1)
+    if [ -f "$venv/.requirements.sha256" ] && [ "$(cat "$venv/.requirements.sha256")" = "$stamp" ]; then
+        echo "up to date"
+        return
+    fi
+    [ -x "$venv/bin/python" ] || "$(python_for "$core")" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$stamp" > "$venv/.requirements.sha256"
+}
+
+# ansible-test bootstraps pip in its environments with a script it downloads from a host this
+# machine cannot reach; it first looks in its cache, where this places an offline stand-in.
+seed_ansible_test_cache() {
+    local core ver
+    for core in 2.19 2.21; do
+        ver=$("$KVM_AUTO_CACHE/venv/ansible-$core/bin/python" - <<'EOF'
+import inspect
+from ansible_test._internal import python_requirements as pr
+src = inspect.getsource(pr.get_venv_packages)
+print(src.split("pip='", 1)[1].split("'", 1)[0])
+EOF
+)
+        mkdir -p "$HOME/.ansible/test/cache"
+        install -m 0644 "$here/get-pip-offline.py" "$HOME/.ansible/test/cache/get_pip_${ver//./_}.py"
+    done
+}
+
+link_collection() {
+    local link="$ANSIBLE_COLLECTIONS_PATH/ansible_collections/cyris/kvm_auto"
+    mkdir -p "$(dirname "$link")"
+    [ "$(readlink "$link" 2>/dev/null)" = "$top" ] || ln -sfn "$top" "$link"
+}
+
+run_playbook() { (cd "$top" && ansible-playbook "$@"); }
+
+step "check host" check_host
+step "bootstrap packages" install_bootstrap_packages
+step "venv ansible-core 2.19" make_venv 2.19
+step "venv ansible-core 2.21" make_venv 2.21
+step "ansible-test pip cache" seed_ansible_test_cache
+step "collection link" link_collection
+step "kvm host (role kvm_host)" run_playbook playbooks/setup_host.yml
+if [ -z "${SETUP_SKIP_TEMPLATE:-}" ]; then
+    step "template repository" run_playbook playbooks/build_template_repo.yml \
+        -e template_repo_dir="$KVM_AUTO_TEMPLATE_REPO"
+fi
+
+echo "== setup: done"
+printf '%s\n' "${timings[@]}"
