@@ -40,7 +40,7 @@ check_host() {
 
 # Only what creating the Python environments needs; the KVM and libguestfs packages come from
 # the collection's own role cyris.kvm_auto.kvm_host, as on any host an operator prepares.
-BOOTSTRAP_PACKAGES=(bc git rsync gcc pkg-config libvirt-dev python3-apt openssh-server openssh-client sshpass)
+BOOTSTRAP_PACKAGES=(bc git rsync gcc pkg-config libvirt-dev python3-apt openssh-server openssh-client sshpass shellcheck)
 install_bootstrap_packages() {
     local missing=()
     for pkg in "${BOOTSTRAP_PACKAGES[@]}"; do

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Set up this machine (scripts/setup.sh, quick when already done) and run every test tier:
-#   1. unit tests (pytest, no hypervisor), on both ansible-core majors
-#   2. ansible-lint (production profile) and the changelog lint
-#   3. ansible-test sanity for ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
-#   4. the collection builds into a tarball that installs and that ansible-doc reads
-#   5. end-to-end: ansible-test integration targets that build, boot and check real guests
+#   unit    unit tests (pytest, no hypervisor) on both ansible-core majors
+#   lint    ansible-lint (production profile) and the changelog lint
+#   sanity  ansible-test sanity for ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
+#   build   the collection builds into a tarball that installs and that ansible-doc reads
+#   e2e     ansible-test integration targets that build, boot and check real guests
 #
-#   scripts/test.sh                 # everything
-#   scripts/test.sh unit lint       # only the named tiers (unit lint sanity build e2e)
+#   scripts/test.sh                 # every tier
+#   scripts/test.sh unit lint       # only the named tiers
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -16,57 +16,41 @@ tiers=("$@")
 "$here/setup.sh"
 
 results=()
-run_tier() {  # run_tier NAME COMMAND...: run, time, and remember the outcome of one tier
-    local name=$1 start rc=0
-    shift
+failed=0
+run_tier() {  # run_tier NAME CORE COMMAND...: run with that ansible-core's environment, time it, keep the outcome
+    local name=$1 core=$2 start rc=0
+    shift 2
     echo "== test: $name"
     start=$(date +%s)
-    "$@" || rc=$?
-    results+=("$(printf '%-34s %s (%ds)' "$name" "$([ $rc = 0 ] && echo passed || echo FAILED)" $(($(date +%s) - start)))")
-    [ $rc = 0 ] || failed=1
+    # shellcheck source=scripts/env.sh
+    (. "$here/env.sh" "$core" && cd "$top" && "$@") || rc=$?
+    results+=("$(printf '%-34s %s (%ds)' "$name" "$([ "$rc" = 0 ] && echo passed || echo FAILED)" $(($(date +%s) - start)))")
+    [ "$rc" = 0 ] || failed=1
 }
 
-in_core() {  # in_core CORE COMMAND...: run with that ansible-core's environment
-    local core=$1
-    shift
-    (. "$here/env.sh" "$core" && cd "$top" && "$@")
-}
-
-tier_unit() {
-    run_tier "unit (ansible-core 2.19)" in_core 2.19 python -m pytest -q tests/unit
-    run_tier "unit (ansible-core 2.21)" in_core 2.21 python -m pytest -q tests/unit
-}
-
-tier_lint() {
-    run_tier "ansible-lint (production)" in_core 2.19 ansible-lint --offline
-    run_tier "changelog lint" in_core 2.19 antsibull-changelog lint
-}
-
-tier_sanity() {
-    run_tier "sanity (ansible-core 2.19)" "$here/ansible-test.sh" --core 2.19 sanity --python 3.11 --color no
-    run_tier "sanity (ansible-core 2.21)" "$here/ansible-test.sh" --core 2.21 sanity --python 3.12 --color no
-}
-
-tier_build() {
-    run_tier "collection build and install" in_core 2.19 "$here/check-build.sh"
-}
-
-tier_e2e() {
-    local target
-    for target in kvm_auto_image kvm_auto_vm range; do
-        run_tier "e2e $target" "$here/ansible-test.sh" --core 2.19 integration --local --python 3.11 \
-            --allow-destructive --allow-root --color no "$target"
-    done
-}
-
-failed=0
 for tier in "${tiers[@]}"; do
-    declare -F "tier_$tier" >/dev/null || { echo "unknown tier $tier (unit lint sanity build e2e)" >&2; exit 2; }
-    "tier_$tier"
+    case $tier in
+        unit)
+            run_tier "unit (ansible-core 2.19)" 2.19 python -m pytest -q tests/unit
+            run_tier "unit (ansible-core 2.21)" 2.21 python -m pytest -q tests/unit ;;
+        lint)
+            run_tier "ansible-lint (production)" 2.19 ansible-lint --offline
+            run_tier "changelog lint" 2.19 antsibull-changelog lint ;;
+        sanity)
+            run_tier "sanity (ansible-core 2.19)" 2.19 "$here/ansible-test.sh" --core 2.19 sanity --python 3.11 --color no
+            run_tier "sanity (ansible-core 2.21)" 2.21 "$here/ansible-test.sh" --core 2.21 sanity --python 3.12 --color no ;;
+        build)
+            run_tier "collection build and install" 2.19 "$here/check-build.sh" ;;
+        e2e)
+            for target in kvm_auto_image kvm_auto_vm range; do
+                run_tier "e2e $target" 2.19 "$here/ansible-test.sh" --core 2.19 integration --local \
+                    --python 3.11 --allow-destructive --allow-root --color no "$target"
+            done ;;
+        *) echo "unknown tier $tier (unit lint sanity build e2e)" >&2; exit 2 ;;
+    esac
 done
+
 echo "== test: summary"
 printf '%s\n' "${results[@]}"
-npass=$(printf '%s\n' "${results[@]}" | grep -c ' passed ' || true)
-nfail=$(printf '%s\n' "${results[@]}" | grep -c ' FAILED ' || true)
-echo "tiers: $npass passed, $nfail failed"
+echo "tiers: $(printf '%s\n' "${results[@]}" | grep -c ' passed ' || true) passed, $(printf '%s\n' "${results[@]}" | grep -c ' FAILED ' || true) failed"
 exit $failed
