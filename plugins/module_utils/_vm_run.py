@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils file is private to the cyris.kvm_auto collection: its API may change at any time.
+
+"""One run of kvm_auto_vm: inspect, compare once, act on the difference, report.
+
+``VmRun(module).run()`` is the whole module.  Reading is done in check mode too; every
+change (disk, definition, run state) is an action of ``_vm_compare.plan_actions`` and is
+skipped in check mode.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import CommandRunner
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
+    DEFINITION_FIELDS, FIELDS, current_view, desired_view, differences, kept_macs, plan_actions,
+    public_interfaces, restart_required)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
+    create_guest_disk, image_info_argv, parse_image_info, remove_disks, target_size)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import (
+    Libvirt, patch_domain_xml)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
+    METADATA_NS, VmError, complete_guest, desired_guest, osinfo_list_argv, parse_osinfo_list, resolve_osinfo,
+    set_metadata, virt_install_argv)
+
+
+class VmRun:
+    """Bring one guest to the state the module parameters ask for."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params['name']
+        self.runner = CommandRunner(module, 'guest %s' % self.name)
+        self.libvirt = None
+        self.osinfo = None
+        self.osinfo_warning = None
+        self.base_info = None
+
+    # ---- entry point -------------------------------------------------------------------
+
+    def run(self):
+        result = None
+        try:
+            desired = desired_guest(self.params)
+            self.libvirt = Libvirt(self.params['uri'])
+            try:
+                result = self._run(desired)
+            finally:
+                self.libvirt.close()
+        except VmError as exc:
+            self.runner.fail('guest %s: %s' % (self.name, exc), **exc.context)
+        result['commands'] = list(self.runner.commands)
+        self.module.exit_json(**result)
+
+    def _run(self, desired):
+        dom = self.libvirt.lookup(self.name)
+        current = self.libvirt.inspect(dom) if dom is not None else None
+        if current is not None and current['ours'] is None:
+            raise VmError('a domain with this name exists in libvirt but cyris.kvm_auto did not create it '
+                          '(no <metadata> in namespace %s); refusing to manage it' % METADATA_NS)
+        if current is not None:
+            self.osinfo = current['ours']['osinfo']
+        state = self.params['state']
+        # Compared: what the user set.  Used from here on: the complete guest, where what was
+        # left unset is the defined domain's own (or, for a new domain, the default).
+        guest = complete_guest(desired, current)
+        if state == 'absent':
+            fields = []
+            actions = plan_actions(state, current, fields, False, False, False)
+        else:
+            fields = list(FIELDS) if current is None else differences(desired, current)
+            disk_exists = os.path.exists(guest['disk'])
+            actions = plan_actions(state, current, fields, self.params['recreate'], disk_exists, guest['autostart'])
+            self._preflight(guest, current, fields, actions)
+        diff = {'before': current_view(current), 'after': desired_view(guest, current, state)}
+        restart = restart_required(actions, current)
+        if restart:
+            self.module.warn('guest %s: the change of %s applies at the next boot of the running guest (restart_required)' % (
+                self.name, ', '.join(f for f in fields if f in DEFINITION_FIELDS)))
+        if self.osinfo_warning:
+            self.module.warn('guest %s: %s' % (self.name, self.osinfo_warning))
+        if self.module.check_mode:
+            return self._result(current, guest, diff, actions, restart, dom=None if actions else dom)
+        if actions:
+            dom = self._act(guest, dom, current, fields, actions)
+        if state == 'running' and self.params['wait_for'] != 'none':
+            self._wait(dom, guest)
+        return self._result(current, guest, diff, actions, restart, dom=dom)
+
+    # ---- checks that hold in check mode too -----------------------------------------------
+
+    def _preflight(self, desired, current, fields, actions):
+        """Fail before any change when the asked guest cannot be made; resolve osinfo."""
+        if 'create_disk' in actions:
+            self._check_image(desired)
+        if 'define' in actions or 'redefine' in actions:
+            recorded = current['ours']['osinfo'] if current else None
+            if recorded and not (self.params['osinfo'] and self.params['osinfo'] != recorded):
+                self.osinfo = recorded
+            else:
+                self._resolve_osinfo()
+        if current is not None and self.params['image'] and current['ours']['image'] \
+                and 'create_disk' not in actions and current['ours']['image'] != self.params['image']:
+            self.module.warn('guest %s: its disk was created from %s; image %s is only used when the disk is created' % (
+                self.name, current['ours']['image'], self.params['image']))
+        starting = 'start' in actions
+        if starting or 'interfaces' in fields:
+            self._check_networks(desired, starting)
+
+    def _check_image(self, desired):
+        image = desired['image']
+        if not image:
+            raise VmError('image is required to create the guest disk %s' % desired['disk'])
+        if not os.path.isfile(image):
+            raise VmError('image %s not found' % image)
+        if os.path.realpath(image) == os.path.realpath(desired['disk']):
+            raise VmError('image %s is the guest disk path itself; choose another disk_dir' % image)
+        if not os.path.isdir(desired['disk_dir']):
+            raise VmError('disk_dir %s does not exist' % desired['disk_dir'])
+        qemu_img = self.runner.bin_path('qemu-img', hint='this host (install qemu-utils)')
+        rc, out, err = self.runner.run(image_info_argv(qemu_img, image), field='image=%s' % image)
+        try:
+            self.base_info = parse_image_info(out)
+        except (ValueError, KeyError) as exc:
+            raise VmError('image %s: cannot read qemu-img info: %s' % (image, exc))
+        target_size(desired['disk_size'], self.base_info)
+
+    def _resolve_osinfo(self):
+        requested = self.params['osinfo']
+        known = ()
+        if requested is not None:
+            # Once per run: the list only serves to check the one name asked for.
+            virt_install = self.runner.bin_path('virt-install', hint='this host (install virtinst)')
+            rc, out, err = self.runner.run(osinfo_list_argv(virt_install), field='osinfo=%s' % requested)
+            known = parse_osinfo_list(out)
+        self.osinfo, self.osinfo_warning = resolve_osinfo(requested, self.params['osinfo_fallback'], known)
+
+    def _check_networks(self, desired, starting):
+        for index, nic in enumerate(desired['interfaces']):
+            if not nic.get('network'):
+                continue
+            active = self.libvirt.network_active(nic['network'])
+            if active is None:
+                raise VmError('networks[%d].network %s is not a libvirt network on %s' % (index, nic['network'], self.params['uri']))
+            if starting and not active:
+                raise VmError('networks[%d].network %s is not active (virsh net-start %s)' % (index, nic['network'], nic['network']))
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def _render(self, desired, current, own_devices):
+        """Domain XML of ``desired`` from virt-install (the one producer of domain XML)."""
+        virt_install = self.runner.bin_path('virt-install', hint='this host (install virtinst)')
+        argv = virt_install_argv(desired, self.osinfo, virt_install,
+                                 uuid=current['uuid'] if current else None,
+                                 macs=kept_macs(desired, current), own_devices=own_devices)
+        rc, out, err = self.runner.run(argv, check_rc=False)
+        if rc != 0:
+            # Raised, not failed: a disk created just before must be removed on the way out.
+            raise VmError('virt-install could not render the domain (rc=%d): %s' % (rc, (err or out).strip()),
+                          rc=rc, stdout=out, stderr=err, cmd=self.runner.commands[-1])
+        return out
+
+    def _act(self, desired, dom, current, fields, actions):
+        ours = dict(current['ours']) if current else {
+            'image': desired['image'], 'image_format': (self.base_info or {}).get('format'),
+            'osinfo': self.osinfo, 'disks': []}
+        ours['disks'] = list(ours['disks'])
+        created_disk = None
+        defined = False
+        try:
+            if 'create_disk' in actions:
+                qemu_img = self.runner.bin_path('qemu-img', hint='this host (install qemu-utils)')
+                create_guest_disk(self.runner, qemu_img, desired, self.base_info)
+                created_disk = desired['disk']
+                ours['disks'].append({'path': created_disk, 'mode': desired['disk_mode']})
+            xml = None
+            if 'define' in actions:
+                ours['osinfo'] = self.osinfo
+                # A recreated domain keeps its UUID and MACs; virt-install must not count them as taken.
+                xml = set_metadata(self._render(desired, current, own_devices=current is not None), ours)
+            elif 'redefine' in actions:
+                fresh = self._render(desired, current, own_devices=True)
+                definition = [f for f in fields if f in DEFINITION_FIELDS]
+                xml = set_metadata(patch_domain_xml(current['xml'], fresh, definition), ours)
+            for action in actions:
+                if action == 'destroy':
+                    self.libvirt.destroy(dom)
+                elif action == 'undefine':
+                    self.libvirt.undefine(dom, current['xml'])
+                elif action == 'remove_disks':
+                    protected = [current['ours']['image'], self.params['image']]
+                    remove_disks([d['path'] for d in current['ours']['disks']], protected)
+                elif action in ('define', 'redefine'):
+                    dom = self.libvirt.define(xml)
+                    defined = True
+                elif action == 'autostart':
+                    self.libvirt.set_autostart(dom, desired['autostart'])
+                elif action == 'start':
+                    self.libvirt.start(dom)
+                elif action == 'resume':
+                    self.libvirt.resume(dom)
+                elif action == 'stop' and self.libvirt.stop(dom, self.params['wait_timeout']):
+                    self.module.warn('guest %s: did not shut down within wait_timeout=%d s; powered off' % (
+                        self.name, self.params['wait_timeout']))
+        except (VmError, OSError) as exc:
+            if created_disk and not defined:
+                remove_disks([created_disk], [desired['image']])
+            if isinstance(exc, OSError):
+                raise VmError('%s: %s' % (getattr(exc, 'filename', None) or desired['disk'], exc.strerror or exc))
+            raise
+        return dom
+
+    def _wait(self, dom, desired):
+        timeout = self.params['wait_timeout']
+        if self.params['wait_for'] == 'agent':
+            self.libvirt.wait_agent(dom, timeout)
+        else:
+            log = self.libvirt.inspect(dom)['console_log'] or desired['console_log']
+            self.libvirt.wait_console(dom, log, self.params['console_pattern'], timeout)
+
+    # ---- result -----------------------------------------------------------------------------
+
+    def _result(self, current, desired, diff, actions, restart, dom):
+        result = {
+            'changed': bool(actions),
+            'name': self.name,
+            'created': 'define' in actions,
+            'restart_required': restart,
+            'osinfo': self.osinfo,
+            'diff': diff,
+        }
+        if dom is not None and 'undefine' in actions and 'define' not in actions:
+            dom = None
+        if dom is not None:
+            now = self.libvirt.inspect(dom)
+            result.update(uuid=now['uuid'], state=now['state'], disks=now['disks'],
+                          interfaces=public_interfaces(now['interfaces']), console_log=now['console_log'])
+        elif self.params['state'] == 'absent':
+            result.update(uuid=None, state='absent', disks=[], interfaces=[], console_log=None)
+        else:
+            # Check mode: what the run would leave.
+            after = diff['after']
+            result.update(uuid=current['uuid'] if current else None, state=after['state'],
+                          disks=[after['disk']], interfaces=after['interfaces'],
+                          console_log=current['console_log'] if current else desired['console_log'])
+        return result

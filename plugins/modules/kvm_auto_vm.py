@@ -1,0 +1,352 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: kvm_auto_vm
+short_description: Create, change, start, stop and remove a CyRIS guest on a libvirt/KVM host
+version_added: 0.1.0
+description:
+  - Defines a libvirt domain that boots a guest disk made from a base image (by default a qcow2 overlay,
+    so one base image serves many guests), and keeps it in the requested run state.
+  - The domain XML comes from C(virt-install --import --print-xml --dry-run) and is defined through
+    libvirt. On later runs the defined domain is compared with the options (vcpus, memory, NICs,
+    graphics, disk path, autostart) and only the difference is changed.
+  - Only the options given are compared with a defined domain; an option left out keeps the
+    domain's own value (and has its documented default only when the domain is created). So
+    O(name) with O(state) is enough to start, stop or remove a guest.
+  - Domains this module creates carry a C(<metadata>) element in the namespace
+    C(https://github.com/cyris-kvm-auto/cyris.kvm_auto/vm/1) recording the base image, the osinfo
+    used and the disks the module created. A domain of the same name without it is never touched.
+  - Every domain gets a serial console on a pty whose output libvirt also writes to
+    C(/var/log/libvirt/qemu/NAME-console.log) (truncated at each boot), and a virtio channel for
+    qemu-guest-agent.
+  - The module runs on the KVM host itself; O(uri) names a libvirt daemon on that host.
+author:
+  - cyris.kvm_auto contributors (@cyris-kvm-auto)
+requirements:
+  - libvirt-python
+  - virt-install (virtinst) 3.0 or later
+  - qemu-img
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
+    support: full
+options:
+  name:
+    description:
+      - Name of the libvirt domain.
+      - The guest disk is O(disk_dir)/NAME.qcow2.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) defines the domain and leaves its run state alone (a new domain stays shut off).
+      - V(running) defines and starts it; V(stopped) defines it and shuts it down (ACPI, powered off
+        after O(wait_timeout) seconds).
+      - V(absent) powers the guest off, undefines the domain (with its NVRAM, managed save image and
+        snapshot metadata) and deletes the disks this module created for it; the base image is kept.
+    type: str
+    choices: [present, running, stopped, absent]
+    default: running
+  image:
+    description:
+      - Path of the base image on the KVM host.
+      - Required when the guest disk does not exist yet; it is only read.
+    type: path
+  disk_mode:
+    description:
+      - V(overlay) creates a qcow2 overlay whose backing file is O(image); the guest writes only to it.
+      - V(copy) creates a standalone qcow2 copy of O(image).
+      - The guest disk is created only when it does not exist and is never overwritten.
+    type: str
+    choices: [overlay, copy]
+    default: overlay
+  disk_dir:
+    description:
+      - Existing directory for the guest disk.
+      - When omitted, V(/var/lib/libvirt/images) for a new domain; an existing domain keeps its disk.
+      - When it names another directory than the one of the domain's disk, the disk there (created from
+        O(image) when missing) replaces it in the definition; the former disk stays.
+    type: path
+  disk_size:
+    description:
+      - Virtual size of the guest disk in the CyRIS form (V(20G), V(512M)); not smaller than the image.
+      - Applies when the disk is created. The guest's file systems are not grown.
+    type: str
+  vcpus:
+    description:
+      - Number of virtual CPUs.
+      - When omitted, V(1) for a new domain; not compared for an existing one.
+    type: int
+  memory:
+    description:
+      - Memory in MiB.
+      - When omitted, V(1024) for a new domain; not compared for an existing one.
+    type: int
+  osinfo:
+    description:
+      - OS name for virt-install C(--osinfo) (for example V(debian11)); it sets device defaults at creation.
+      - Checked against this host's osinfo-db (C(virt-install --osinfo list)). When unknown, O(osinfo_fallback)
+        is used and a warning names the guest and both names.
+      - When omitted, O(osinfo_fallback) is used.
+    type: str
+  osinfo_fallback:
+    description:
+      - OS name used when O(osinfo) is omitted or unknown to this host.
+      - V(linux2022) is a generic recent Linux (virtio devices) known to osinfo-db since 2022; V(generic) suits
+        other systems.
+    type: str
+    default: linux2022
+  networks:
+    description:
+      - NICs of the guest, in order; compared in order with the domain's NICs.
+      - When omitted, one virtio NIC on the libvirt network V(default) for a new domain; not compared for an
+        existing one.
+      - An empty list gives the guest no NIC.
+    type: list
+    elements: dict
+    suboptions:
+      network:
+        description: Name of a libvirt network. Exactly one of O(networks[].network) and O(networks[].bridge).
+        type: str
+      bridge:
+        description: Name of a host bridge.
+        type: str
+      model:
+        description: NIC model (V(virtio), V(e1000), V(rtl8139)...).
+        type: str
+        default: virtio
+      mac:
+        description:
+          - MAC address. When omitted libvirt chooses one, and a later run keeps it (it is not drift).
+        type: str
+  graphics:
+    description:
+      - Graphical console of the guest.
+      - When omitted, V(vnc) on V(127.0.0.1) for a new domain; not compared for an existing one.
+    type: dict
+    suboptions:
+      type:
+        description: Graphics type; V(none) gives the guest no graphical console.
+        type: str
+        choices: [vnc, spice, sdl, none]
+        default: vnc
+      port:
+        description: TCP port for V(vnc) or V(spice); when omitted libvirt picks a free one at boot.
+        type: int
+      listen:
+        description: Address the V(vnc) or V(spice) server listens on.
+        type: str
+        default: 127.0.0.1
+  console:
+    description:
+      - Value of virt-install C(--console), for example V(pty). The serial console always exists and is logged.
+    type: str
+    default: pty
+  boot:
+    description: Value of virt-install C(--boot), applied at creation.
+    type: str
+  cpu_model:
+    description: Value of virt-install C(--cpu) (for example V(host-model)), applied at creation.
+    type: str
+  extra_args:
+    description:
+      - Further virt-install arguments, one per list item (for example V(--features), V(smm.state=on)); applied at creation.
+    type: list
+    elements: str
+  virt_type:
+    description:
+      - libvirt domain type. V(qemu) is software emulation, for hosts without usable KVM.
+      - Applied at creation.
+    type: str
+    choices: [kvm, qemu]
+    default: kvm
+  uri:
+    description: libvirt connection URI on the KVM host.
+    type: str
+    default: qemu:///system
+  autostart:
+    description:
+      - Start the guest when the host boots.
+      - When omitted, V(false) for a new domain; not changed for an existing one.
+    type: bool
+  recreate:
+    description:
+      - What to do when the defined domain differs from the options.
+      - V(false) redefines the domain in place; when it is running the change applies at its next boot
+        and RV(restart_required) is V(true).
+      - V(true) powers the guest off, undefines it and defines it anew (same UUID and MACs), keeping its disk,
+        then restores the run state.
+    type: bool
+    default: false
+  wait_for:
+    description:
+      - With O(state=running), what shows that the guest has booted.
+      - V(console) waits for O(console_pattern) in the serial console log.
+      - V(agent) waits until qemu-guest-agent in the guest answers C(guest-ping).
+    type: str
+    choices: [none, console, agent]
+    default: none
+  wait_timeout:
+    description: Seconds to wait for O(wait_for), and for an ACPI shutdown with O(state=stopped).
+    type: int
+    default: 300
+  console_pattern:
+    description: Python regular expression that O(wait_for=console) looks for on the serial console.
+    type: str
+    default: 'login:'
+notes:
+  - O(boot), O(cpu_model), O(console), O(extra_args), O(osinfo), O(virt_type), O(disk_mode) and O(disk_size)
+    shape the domain or disk when it is created; they are not compared on later runs. Use O(state=absent)
+    first to apply a change of them.
+'''
+
+EXAMPLES = r'''
+- name: Two guests sharing one base image, booted to a login prompt
+  cyris.kvm_auto.kvm_auto_vm:
+    name: "{{ item }}"
+    image: /var/lib/libvirt/images/kvm-auto/desktop.qcow2
+    vcpus: 2
+    memory: 2048
+    osinfo: debian12
+    networks:
+      - network: cr123-office
+    wait_for: console
+  loop:
+    - desktop_cr123_1_1
+    - desktop_cr123_1_2
+
+- name: Shut a guest down
+  cyris.kvm_auto.kvm_auto_vm:
+    name: desktop_cr123_1_1
+    state: stopped
+
+- name: Remove a guest and the overlay made for it
+  cyris.kvm_auto.kvm_auto_vm:
+    name: desktop_cr123_1_1
+    state: absent
+'''
+
+RETURN = r'''
+name:
+  description: Name of the domain.
+  returned: always
+  type: str
+  sample: desktop_cr123_1_1
+uuid:
+  description: UUID of the domain; null when it does not exist (or would be created in check mode).
+  returned: always
+  type: str
+  sample: 6e391c44-7289-4888-8e43-df1ae86d9aa2
+state:
+  description: Run state after the module (in check mode, the state it would leave), one of V(running), V(stopped), V(paused), V(absent).
+  returned: always
+  type: str
+  sample: running
+disks:
+  description: Disk paths of the domain.
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/libvirt/images/desktop_cr123_1_1.qcow2]
+interfaces:
+  description: NICs of the domain, in order; C(mac) is absent only for a NIC not yet created in check mode.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{mac: '52:54:00:f3:79:90', network: cr123-office, model: virtio}]
+osinfo:
+  description: OS name the domain was or would be created with; null when unknown.
+  returned: always
+  type: str
+  sample: linux2022
+created:
+  description: Whether the domain was defined anew (created or recreated).
+  returned: always
+  type: bool
+restart_required:
+  description: Whether the definition changed while the guest ran, so the change applies at its next boot.
+  returned: always
+  type: bool
+console_log:
+  description: Log file of the serial console.
+  returned: always
+  type: str
+  sample: /var/log/libvirt/qemu/desktop_cr123_1_1-console.log
+commands:
+  description: External commands run, as display strings.
+  returned: always
+  type: list
+  elements: str
+diff:
+  description: Managed settings before and after (state, vcpus, memory, interfaces, graphics, disk, autostart).
+  returned: always
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import LIBVIRT_IMPORT_ERROR
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
+
+
+def argument_spec():
+    return dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='running', choices=['present', 'running', 'stopped', 'absent']),
+        image=dict(type='path'),
+        disk_mode=dict(type='str', default='overlay', choices=['overlay', 'copy']),
+        disk_dir=dict(type='path'),
+        disk_size=dict(type='str'),
+        vcpus=dict(type='int'),
+        memory=dict(type='int'),
+        osinfo=dict(type='str'),
+        osinfo_fallback=dict(type='str', default='linux2022'),
+        networks=dict(type='list', elements='dict', options=dict(
+            network=dict(type='str'),
+            bridge=dict(type='str'),
+            model=dict(type='str', default='virtio'),
+            mac=dict(type='str'),
+        )),  # exactly one of network/bridge: checked by the module, so the message names the guest
+        graphics=dict(type='dict', options=dict(
+            type=dict(type='str', default='vnc', choices=['vnc', 'spice', 'sdl', 'none']),
+            port=dict(type='int'),
+            listen=dict(type='str', default='127.0.0.1'),
+        )),
+        console=dict(type='str', default='pty'),
+        boot=dict(type='str'),
+        cpu_model=dict(type='str'),
+        extra_args=dict(type='list', elements='str'),
+        virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
+        uri=dict(type='str', default='qemu:///system'),
+        autostart=dict(type='bool'),
+        recreate=dict(type='bool', default=False),
+        wait_for=dict(type='str', default='none', choices=['none', 'console', 'agent']),
+        wait_timeout=dict(type='int', default=300),
+        console_pattern=dict(type='str', default='login:'),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if LIBVIRT_IMPORT_ERROR:
+        module.fail_json(msg='guest %s: %s' % (module.params['name'], missing_required_lib('libvirt-python')),
+                         exception=LIBVIRT_IMPORT_ERROR)
+    VmRun(module).run()
+
+
+if __name__ == '__main__':
+    main()
