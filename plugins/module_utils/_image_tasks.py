@@ -1,0 +1,529 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils file is private to the cyris.kvm_auto collection: its API may change at any time.
+
+"""CyRIS guest tasks -> virt-builder customise operations.
+
+``normalize_tasks`` validates the CyRIS task list and flattens it into
+operations (one per parameter map), each carrying the field path it came from
+(``tasks[2].modify_account[0]``) so every error can name it.  ``plan_build``
+turns the operations into the lines of a ``--commands-from-file`` file plus the
+files that must be staged beside it (passwords, shell step scripts, firewall
+rules), so the whole customisation runs in one appliance boot.  Shell steps that
+follow one another (useradd, renames, programs, checks) share one ``run``
+script, because each command started in the appliance costs 1.5-2 s under TCG.
+
+Passwords: virt-customize collects every ``--password``/``--root-password`` and
+applies them after all other operations, keyed by account name, and refuses two
+for one name (customize_run.ml, "Store the passwords and set them all at the
+end").  So a password given to an account that a later task renames must be set
+on the new name, and only the last password of an account may be passed; both
+follow from tracking each account through the tasks.  virt-customize also skips
+names missing from /etc/shadow silently, so the plan ends with a check that
+every account that gets a password exists.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import shlex
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import package_manager_of
+
+MASK = '********'
+
+BUILD_TASKS = ('add_account', 'modify_account', 'install_package', 'copy_content',
+               'execute_program', 'firewall_rules')
+RUNTIME_TASKS = ('emulate_attack', 'emulate_malware', 'emulate_traffic_capture_file')
+
+# POSIX portable user names as useradd accepts them by default on Debian and Red Hat.
+ACCOUNT_RE = re.compile(r'^[a-z_][a-z0-9_-]{0,31}$')
+PACKAGE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._:~-]*$')
+VERSION_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._:~-]*$')
+INTERPRETER_RE = re.compile(r'^[A-Za-z0-9_./+-]+$')
+HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
+PACKAGE_MANAGERS = ('apt', 'apt-get', 'yum', 'dnf', 'zypper')
+IPTABLES_RESTORE = '/usr/sbin/iptables-restore'
+FIREWALL_RULES_PATH = '/etc/iptables/rules.v4'
+FIREWALL_UNIT = 'kvm-auto-iptables.service'
+
+FIREWALL_UNIT_TEXT = u"""[Unit]
+Description=CyRIS firewall rules baked in by cyris.kvm_auto
+DefaultDependencies=no
+Before=network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=%s %s
+
+[Install]
+WantedBy=multi-user.target
+""" % (IPTABLES_RESTORE, FIREWALL_RULES_PATH)
+
+_FILTER_HEAD = u'*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n'
+
+
+class ImageInputError(ValueError):
+    """An input that cannot be used; ``field`` names it (never its secret value)."""
+
+    def __init__(self, field, message):
+        super(ImageInputError, self).__init__('%s: %s' % (field, message))
+        self.field = field
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _one_line(field, value):
+    if value is not None and ('\n' in value or '\r' in value):
+        raise ImageInputError(field, '%r must be a single line' % (value,))
+
+
+def check_account(field, name):
+    """Raise unless ``name`` is an account name that needs no quoting anywhere."""
+    if name is None or not ACCOUNT_RE.match(name):
+        raise ImageInputError(field, '%r is not a valid account name (a-z or _, then up to 31 of a-z 0-9 _ -)' % (name,))
+
+
+def check_password(field, secret):
+    """Raise unless ``secret`` can be passed in a password file; the message never holds it."""
+    if secret is None or secret == '':
+        raise ImageInputError(field, 'the password must not be empty')
+    if '\n' in secret or '\r' in secret:
+        raise ImageInputError(field, 'the password must be a single line (virt-customize reads the first line of its file)')
+
+
+def check_hostname(hostname):
+    """Raise unless ``hostname`` is a valid host or dotted domain name."""
+    if hostname is None:
+        return
+    labels = hostname.split('.')
+    if len(hostname) > 253 or not all(HOSTNAME_LABEL_RE.match(label) for label in labels):
+        raise ImageInputError('hostname', '%r is not a valid host name (labels of letters, digits and inner dashes)' % (hostname,))
+
+
+def _task_params(field, value):
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ImageInputError(field, 'expected a non-empty list of parameter maps')
+    for index, params in enumerate(value):
+        if not isinstance(params, dict):
+            raise ImageInputError('%s[%d]' % (field, index), 'expected a map of parameters, got %r' % (params,))
+    return value
+
+
+def normalize_tasks(tasks):
+    """Validate CyRIS ``tasks`` and flatten them into a list of operations.
+
+    Each operation is a dict with ``kind`` (the task type), ``field`` (its path,
+    e.g. ``tasks[0].add_account[1]``) and its normalised parameters.
+    """
+    ops = []
+    for index, item in enumerate(tasks or []):
+        field = 'tasks[%d]' % index
+        if not isinstance(item, dict):
+            raise ImageInputError(field, 'expected a map with one task type, got %r' % (item,))
+        kinds = [k for k, v in item.items() if v is not None]
+        unknown = [k for k in kinds if k not in BUILD_TASKS + RUNTIME_TASKS]
+        if unknown:
+            raise ImageInputError(field, 'unknown task type %s (known: %s)' % (
+                ', '.join(sorted(unknown)), ', '.join(BUILD_TASKS + RUNTIME_TASKS)))
+        if len(kinds) != 1:
+            raise ImageInputError(field, 'holds %s; give exactly one task type per list item' % (
+                ' and '.join(sorted(kinds)) if kinds else 'no task type'))
+        kind = kinds[0]
+        field = '%s.%s' % (field, kind)
+        if kind in RUNTIME_TASKS:
+            raise ImageInputError(field, 'not supported at build time: kvm_auto_image bakes tasks into the image, '
+                                         'and %s needs a running range' % kind)
+        for number, params in enumerate(_task_params(field, item[kind])):
+            ops.append(_NORMALIZERS[kind]('%s[%d]' % (field, number), params))
+    return ops
+
+
+def _add_account(field, params):
+    account = _text(params.get('account'))
+    check_account(field + '.account', account)
+    secret = _text(params.get('passwd'))
+    check_password(field + '.passwd', secret)
+    full_name = _text(params.get('full_name')) or None
+    _one_line(field + '.full_name', full_name)
+    if full_name is not None and ':' in full_name:
+        raise ImageInputError(field + '.full_name', '%r must not contain ":" (the /etc/passwd separator)' % (full_name,))
+    return {'kind': 'add_account', 'field': field, 'account': account, 'passwd': secret, 'full_name': full_name}
+
+
+def _modify_account(field, params):
+    account = _text(params.get('account'))
+    check_account(field + '.account', account)
+    new_account = _text(params.get('new_account')) or None
+    secret = _text(params.get('new_passwd'))
+    if new_account is None and secret is None:
+        raise ImageInputError(field, 'give new_account (rename) or new_passwd, or both')
+    if new_account is not None:
+        check_account(field + '.new_account', new_account)
+        if new_account == account:
+            raise ImageInputError(field + '.new_account', '%r is the current name of the account' % (new_account,))
+    if secret is not None:
+        check_password(field + '.new_passwd', secret)
+    return {'kind': 'modify_account', 'field': field, 'account': account, 'new_account': new_account,
+            'new_passwd': secret}
+
+
+def _install_package(field, params):
+    names = _text(params.get('name')) or ''
+    packages = names.split()
+    if not packages:
+        raise ImageInputError(field + '.name', 'give at least one package name')
+    for package in packages:
+        if not PACKAGE_RE.match(package):
+            raise ImageInputError(field + '.name', '%r is not a valid package name' % (package,))
+    version = _text(params.get('version')) or None
+    if version is not None and not VERSION_RE.match(version):
+        raise ImageInputError(field + '.version', '%r is not a valid package version' % (version,))
+    manager = _text(params.get('package_manager')) or None
+    if manager is not None and manager not in PACKAGE_MANAGERS:
+        raise ImageInputError(field + '.package_manager', '%r is not one of %s' % (manager, ', '.join(PACKAGE_MANAGERS)))
+    return {'kind': 'install_package', 'field': field, 'packages': packages, 'version': version,
+            'package_manager': manager}
+
+
+def _copy_content(field, params):
+    src = _text(params.get('src'))
+    dst = _text(params.get('dst'))
+    if not src:
+        raise ImageInputError(field + '.src', 'give the file or directory to copy')
+    if not dst:
+        raise ImageInputError(field + '.dst', 'give the directory in the guest to copy into')
+    for name, value in (('src', src), ('dst', dst)):
+        _one_line('%s.%s' % (field, name), value)
+        if ':' in value:
+            # virt-customize separates source and destination of --copy-in with ":".
+            raise ImageInputError('%s.%s' % (field, name), '%r must not contain ":"' % (value,))
+    if not os.path.isabs(dst):
+        raise ImageInputError(field + '.dst', '%r must be an absolute path in the guest' % (dst,))
+    if not os.path.isabs(src):
+        # A module's working directory is not the playbook's, so relative paths would mislead.
+        raise ImageInputError(field + '.src', '%r must be an absolute path on the controller' % (src,))
+    src = src.rstrip('/') or '/'
+    if not os.path.exists(src):
+        raise ImageInputError(field + '.src', '%r does not exist on the controller' % (src,))
+    return {'kind': 'copy_content', 'field': field, 'src': src, 'dst': dst}
+
+
+def _execute_program(field, params):
+    program = _text(params.get('program'))
+    interpreter = _text(params.get('interpreter'))
+    if not program:
+        raise ImageInputError(field + '.program', 'give the program to run (a path in the guest)')
+    _one_line(field + '.program', program)
+    if not interpreter or not INTERPRETER_RE.match(interpreter):
+        raise ImageInputError(field + '.interpreter', '%r is not an interpreter name such as bash, python3 or /usr/bin/perl' % (
+            interpreter,))
+    when = _text(params.get('execute_time')) or 'before_clone'
+    if when == 'after_clone':
+        raise ImageInputError(field + '.execute_time',
+                              "'after_clone' programs run on each clone after cloning; "
+                              "an image build can only run 'before_clone' programs")
+    if when != 'before_clone':
+        raise ImageInputError(field + '.execute_time', "%r is not 'before_clone' or 'after_clone'" % (when,))
+    args_text = _text(params.get('args')) or ''
+    _one_line(field + '.args', args_text)
+    try:
+        args = shlex.split(args_text)
+    except ValueError as exc:
+        raise ImageInputError(field + '.args', '%r cannot be split into words: %s' % (args_text, exc))
+    return {'kind': 'execute_program', 'field': field, 'program': program, 'interpreter': interpreter, 'args': args}
+
+
+def _firewall_rules(field, params):
+    rule = _text(params.get('rule'))
+    if not rule:
+        raise ImageInputError(field + '.rule', 'give the iptables rules file on the controller')
+    if not os.path.isabs(rule):
+        raise ImageInputError(field + '.rule', '%r must be an absolute path on the controller' % (rule,))
+    if not os.path.isfile(rule):
+        raise ImageInputError(field + '.rule', '%r is not a file on the controller' % (rule,))
+    return {'kind': 'firewall_rules', 'field': field, 'rule': rule}
+
+
+_NORMALIZERS = {
+    'add_account': _add_account,
+    'modify_account': _modify_account,
+    'install_package': _install_package,
+    'copy_content': _copy_content,
+    'execute_program': _execute_program,
+    'firewall_rules': _firewall_rules,
+}
+
+
+def secret_fields(ops, root_password=None):
+    """Every (field, secret) pair of the inputs, in input order."""
+    pairs = []
+    if root_password is not None:
+        pairs.append(('root_password', root_password))
+    for op in ops:
+        for name in ('passwd', 'new_passwd'):
+            if op.get(name) is not None:
+                pairs.append(('%s.%s' % (op['field'], name), op[name]))
+    return pairs
+
+
+def final_passwords(ops, root_password=None):
+    """The password each account ends up with: {final name: (secret, field)}.
+
+    Accounts are followed through renames; a later password replaces an earlier
+    one.  Raises ImageInputError when a task adds or renames to a name that is
+    already taken by the tasks, or when root_password and a task both set the
+    root password.
+    """
+    # Each account is an identity; names map to identities so renames keep passwords.
+    names = {}
+    passwords = {}
+    created = {}
+    if root_password is not None:
+        names['root'] = 'root'
+        passwords['root'] = (root_password, 'root_password')
+    for op in ops:
+        field = op['field']
+        if op['kind'] == 'add_account':
+            if op['account'] in names:
+                raise ImageInputError(field + '.account', '%r already exists (%s)' % (
+                    op['account'], created.get(names[op['account']], 'an account of the template')))
+            identity = field
+            names[op['account']] = identity
+            created[identity] = 'added by ' + field
+            passwords[identity] = (op['passwd'], field + '.passwd')
+        elif op['kind'] == 'modify_account':
+            identity = names.setdefault(op['account'], op['account'])
+            if op['new_passwd'] is not None:
+                previous = passwords.get(identity)
+                if previous and previous[1] == 'root_password':
+                    raise ImageInputError(field + '.new_passwd', 'root_password also sets the password of %r; give it once'
+                                          % op['account'])
+                passwords[identity] = (op['new_passwd'], field + '.new_passwd')
+            if op['new_account'] is not None:
+                if op['new_account'] in names:
+                    raise ImageInputError(field + '.new_account', '%r is already the name of another account' % (
+                        op['new_account'],))
+                del names[op['account']]
+                names[op['new_account']] = identity
+    final = {}
+    for name, identity in names.items():
+        if identity in passwords:
+            final[name] = passwords[identity]
+    return final
+
+
+def _quote_all(words):
+    return ' '.join(shlex.quote(w) for w in words)
+
+
+def _rename_script(old, new):
+    """Rename an account, its same-named group and its /home directory (as CyRIS did)."""
+    q_old, q_new = shlex.quote(old), shlex.quote(new)
+    return ('usermod -l {new} {old}'
+            ' && if getent group {old} >/dev/null && ! getent group {new} >/dev/null; then groupmod -n {new} {old}; fi'
+            ' && if [ "$(getent passwd {new} | cut -d: -f6)" = {old_home} ]; then usermod -d {new_home} -m {new}; fi'
+            ).format(old=q_old, new=q_new, old_home=shlex.quote('/home/' + old), new_home=shlex.quote('/home/' + new))
+
+
+def _versioned(packages, version, manager, osinfo, field):
+    if version is None:
+        return packages
+    manager = manager or package_manager_of(osinfo)
+    if manager is None:
+        raise ImageInputError(field + '.package_manager', 'the package manager of %r is unknown, so a version cannot be '
+                                                          'pinned; give package_manager' % (osinfo,))
+    separator = '-' if manager in ('yum', 'dnf') else '='
+    return ['%s%s%s' % (p, separator, version) for p in packages]
+
+
+def firewall_ruleset(rule_texts, fields):
+    """One iptables-restore file from CyRIS rule files.
+
+    CyRIS rule files hold ``-A CHAIN ...`` lines for the filter table; they are
+    wrapped in ``*filter`` ... ``COMMIT`` like CyRIS's iptables template, several
+    files in task order.  A file that already names its tables (``*filter``) is a
+    complete iptables-save file and is used as it is, but only on its own.
+    """
+    complete = [f for f, text in zip(fields, rule_texts) if any(line.startswith('*') for line in text.splitlines())]
+    if complete:
+        if len(rule_texts) > 1:
+            raise ImageInputError(complete[0], 'a complete iptables-save file (with *table lines) cannot be combined '
+                                               'with other firewall_rules tasks')
+        text = rule_texts[0]
+        return text if text.endswith('\n') else text + '\n'
+    body = u''.join(t if t.endswith('\n') or not t else t + '\n' for t in rule_texts)
+    return _FILTER_HEAD + body + u'COMMIT\n'
+
+
+def _read_rules(op):
+    try:
+        with open(op['rule'], 'rb') as handle:
+            return handle.read().decode('utf-8')
+    except (IOError, OSError) as exc:
+        raise ImageInputError(op['field'] + '.rule', 'cannot read %r: %s' % (op['rule'], exc))
+    except UnicodeDecodeError:
+        raise ImageInputError(op['field'] + '.rule', '%r is not a UTF-8 text file' % (op['rule'],))
+
+
+def _line(op_name, argument):
+    # The commands file has one operation per line: a value with a line break would
+    # start a new operation.  Validation rejects those; this is the last guard.
+    if '\n' in argument or '\r' in argument or argument.endswith('\\'):
+        raise ValueError('refusing a multi-line customise argument for %s' % op_name)
+    return '%s %s' % (op_name, argument)
+
+
+STEP_MARK = 'kvm-auto-step:'
+
+
+class _Plan:
+    """Accumulates operations; consecutive shell steps share one ``run`` script.
+
+    Each command run in the appliance costs 1.5-2 s under TCG, so shell steps that
+    follow one another go into one script, which marks each step on stderr so a
+    failure can still be traced to its task.
+    """
+
+    def __init__(self, staging_dir):
+        self.staging_dir = staging_dir
+        self.lines = []
+        self.files = []
+        self.fields = []
+        self.scripts = []
+        self._steps = []
+
+    def op(self, name, argument, text=None, field=None):
+        self.flush()
+        self.lines.append(_line(name, argument))
+        if field:
+            self.fields.append((text, field))
+
+    def step(self, command, field):
+        self._steps.append((command, field))
+
+    def flush(self):
+        if not self._steps:
+            return
+        path = os.path.join(self.staging_dir, 'steps-%d.sh' % len(self.scripts))
+        body = ['#!/bin/sh', '# Written by cyris.kvm_auto.kvm_auto_image: one shell step per task.']
+        for command, field in self._steps:
+            _line('run', command)  # the same single-line guard as the commands file
+            body += ['echo %s >&2' % shlex.quote('%s %s' % (STEP_MARK, field)), '%s || exit 1' % command]
+        self.files.append((path, '\n'.join(body) + '\n', 0o600))
+        self.scripts.append((path, [field for dummy, field in self._steps]))
+        self.lines.append(_line('run', path))
+        self._steps = []
+
+
+def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None):
+    """The customisation of one image build as data.
+
+    Returns a dict with:
+    ``lines``: the ``--commands-from-file`` lines, in order;
+    ``files``: [(path, text, mode)] to write into ``staging_dir`` first
+    (password files are 0600 and hold the only copy of each password);
+    ``fields``: [(text, field)] pairs to map a failed operation back to its task;
+    ``scripts``: [(path, [field, ...])] the shell scripts and the task of each step;
+    ``network``: whether the appliance needs the network (package installs);
+    ``password_accounts``: the sorted accounts that get a password.
+    """
+    plan = _Plan(staging_dir)
+    network = False
+    if hostname:
+        plan.op('hostname', hostname)
+    firewall = []
+    for op in ops:
+        kind = op['kind']
+        if kind == 'add_account':
+            command = ['useradd', '-m', '-s', '/bin/bash']
+            if op['full_name']:
+                command += ['-c', op['full_name']]
+            plan.step(_quote_all(command + [op['account']]), op['field'])
+        elif kind == 'modify_account':
+            if op['new_account'] is not None:
+                plan.step(_rename_script(op['account'], op['new_account']), op['field'])
+        elif kind == 'install_package':
+            network = True
+            packages = _versioned(op['packages'], op['version'], op['package_manager'], osinfo, op['field'])
+            plan.op('install', ','.join(packages), ' '.join(shlex.quote(p) for p in packages), op['field'])
+        elif kind == 'copy_content':
+            plan.op('mkdir', op['dst'])
+            plan.op('copy-in', '%s:%s' % (op['src'], op['dst']), op['src'], op['field'])
+        elif kind == 'execute_program':
+            plan.step(_quote_all([op['interpreter'], op['program']] + op['args']), op['field'])
+        elif kind == 'firewall_rules':
+            firewall.append(op)
+    if firewall:
+        rules_file = os.path.join(staging_dir, 'iptables.rules')
+        unit_file = os.path.join(staging_dir, FIREWALL_UNIT)
+        plan.files.append((rules_file, firewall_ruleset([_read_rules(op) for op in firewall],
+                                                        [op['field'] for op in firewall]), 0o644))
+        plan.files.append((unit_file, FIREWALL_UNIT_TEXT, 0o644))
+        unit_path = '/etc/systemd/system/' + FIREWALL_UNIT
+        plan.op('mkdir', os.path.dirname(FIREWALL_RULES_PATH))
+        plan.op('upload', '%s:%s' % (rules_file, FIREWALL_RULES_PATH))
+        plan.op('chmod', '0644:' + FIREWALL_RULES_PATH)
+        plan.op('upload', '%s:%s' % (unit_file, unit_path))
+        plan.op('chmod', '0644:' + unit_path)
+        plan.op('link', '%s:/etc/systemd/system/multi-user.target.wants/%s' % (unit_path, FIREWALL_UNIT))
+        plan.step('test -x {path} || {{ echo {msg} >&2; exit 1; }}'.format(
+            path=IPTABLES_RESTORE, msg=shlex.quote('firewall_rules: %s is missing in the guest; install iptables first '
+                                                   '(install_package name: iptables)' % IPTABLES_RESTORE)),
+                  firewall[0]['field'])
+
+    passwords = final_passwords(ops, root_password)
+    if passwords:
+        # Passwords are applied after every operation, so the accounts must exist by then:
+        # virt-customize would skip a missing one without a word.
+        for account in sorted(passwords):
+            plan.step('id -u {name} >/dev/null 2>&1 || {{ echo {msg} >&2; exit 1; }}'.format(
+                name=shlex.quote(account),
+                msg=shlex.quote('account %s does not exist, so its password cannot be set' % account)),
+                passwords[account][1])
+    plan.flush()
+    for number, account in enumerate(sorted(passwords)):
+        secret, dummy = passwords[account]
+        path = os.path.join(staging_dir, 'password-%d' % number)
+        plan.files.append((path, secret + '\n', 0o600))
+        if account == 'root':
+            plan.op('root-password', 'file:' + path)
+        else:
+            plan.op('password', '%s:file:%s' % (account, path))
+    if 'root' not in passwords:
+        # Without this virt-builder sets a random root password and prints it.
+        plan.op('root-password', 'disabled')
+    return {'lines': plan.lines, 'files': plan.files, 'fields': plan.fields, 'scripts': plan.scripts,
+            'network': network, 'password_accounts': sorted(passwords)}
+
+
+def failed_field(plan, output):
+    """The task field that made virt-builder fail, from its error ``output``, or None.
+
+    A failed script is named in virt-builder's error line; its own step markers in
+    the log it prints then tell which step ran last.  Other operations are found by
+    their text (whitespace compared loosely: virt-builder may wrap long messages).
+    """
+    output = output or ''
+    for path, fields in plan.get('scripts', []):
+        if '%s: command exited with an error' % path in output:
+            marked = [line.split(STEP_MARK, 1)[1].strip() for line in output.splitlines() if STEP_MARK in line]
+            own = [field for field in marked if field in fields]
+            return own[-1] if own else fields[0]
+    flat = ' '.join(output.split())
+    for text, field in reversed(plan['fields']):
+        if text and ' '.join(text.split()) in flat:
+            return field
+    return None

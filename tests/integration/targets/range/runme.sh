@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# End-to-end test of the range role: two KVM hosts reached over real SSH (sshd on 127.0.0.2 and
+# 127.0.0.3, sharing this machine's libvirtd), 4 guests of 2 image configurations, with clones.
+#   check mode on nothing -> nothing created
+#   deploy                -> 2 builds, 3 copies, 4 running guests with their accounts
+#   rerun, check mode     -> changed=0
+#   destroy, destroy      -> nothing left, then changed=0
+# Machine-specific settings come from KVM_AUTO_VIRT_TYPE (default qemu), KVM_AUTO_TEMPLATE_REPO,
+# LIBGUESTFS_BACKEND(_SETTINGS), KVM_AUTO_RANGE_TEST_DIR and KVM_AUTO_RANGE_TEST_SSH_PORT.
+set -eu -o pipefail
+cd "$(dirname "$0")"
+
+export KVM_AUTO_RANGE_TEST_DIR=${KVM_AUTO_RANGE_TEST_DIR:-/var/tmp/kvm-auto-range-test}
+work=$KVM_AUTO_RANGE_TEST_DIR
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_HOST_KEY_CHECKING=False
+start=$(date +%s)
+
+step() { printf '\n=== %s (%ds)\n' "$*" "$(($(date +%s) - start))"; }
+
+# Every host in the recap must show changed=0 and failed=0.
+unchanged() {
+  local log=$1 recap
+  recap=$(sed -n '/^PLAY RECAP/,$p' "$log" | grep -E ': ok=')
+  echo "$recap"
+  if echo "$recap" | grep -Ev 'changed=0 .*failed=0' >/dev/null; then
+    echo "FAIL: $log: a task changed something or failed" >&2
+    grep -E '^(changed|failed|fatal):' "$log" >&2 || true
+    return 1
+  fi
+}
+
+cleanup() {
+  step "cleanup"
+  if [ -f "$work/inventory.yml" ]; then
+    ansible-playbook cyris.kvm_auto.destroy_range -i "$work/inventory.yml" -e @"$work/vars.yml" \
+      -e kvm_auto_range_purge_images=true > "$work/cleanup.log" 2>&1 || cat "$work/cleanup.log"
+  fi
+  ansible-playbook teardown.yml || true
+}
+trap cleanup EXIT
+
+step "setup"
+ansible-playbook setup.yml "$@"
+run=(-i "$work/inventory.yml" -e @"$work/vars.yml")
+
+step "check mode before anything exists"
+ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/check-cold.log"
+ansible-playbook nothing.yml "$@"
+
+step "deploy"
+ansible-playbook deploy.yml "${run[@]}" "$@" | tee "$work/deploy.log"
+
+step "rerun: nothing changes"
+ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/rerun.log"
+unchanged "$work/rerun.log"
+
+step "check mode on the deployed range: nothing would change"
+ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/check-warm.log"
+unchanged "$work/check-warm.log"
+
+step "destroy"
+ansible-playbook cyris.kvm_auto.destroy_range "${run[@]}" "$@" | tee "$work/destroy.log"
+ansible-playbook destroyed.yml "$@"
+
+step "destroy again: nothing changes"
+ansible-playbook cyris.kvm_auto.destroy_range "${run[@]}" "$@" | tee "$work/destroy-again.log"
+unchanged "$work/destroy-again.log"
+
+step "passed"

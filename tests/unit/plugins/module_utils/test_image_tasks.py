@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import (
+    FIREWALL_UNIT_TEXT, ImageInputError, check_hostname, failed_field, final_passwords, firewall_ruleset,
+    normalize_tasks, plan_build, secret_fields)
+
+STAGE = '/stage'
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / 'flag.txt').write_text(u'flag\n')
+    (tmp_path / 'dir').mkdir()
+    (tmp_path / 'dir' / 'a').write_text(u'a')
+    (tmp_path / 'rules').write_text(u'-A INPUT -i lo -j ACCEPT\n')
+    (tmp_path / 'more-rules').write_text(u'-A INPUT -j DROP')
+    (tmp_path / 'full-rules').write_text(u'*filter\n:INPUT DROP [0:0]\nCOMMIT\n')
+    return tmp_path
+
+
+def plan(tasks, **kwargs):
+    return plan_build(normalize_tasks(tasks), STAGE, **kwargs)
+
+
+# Validation: every error names the field and the value (never a password).
+
+@pytest.mark.parametrize('tasks, field, words', [
+    ([{'add_account': [{'account': 'Bad Name', 'passwd': 'pw'}]}], 'tasks[0].add_account[0].account', "'Bad Name'"),
+    ([{'add_account': [{'account': 'a;rm -rf /', 'passwd': 'pw'}]}], 'tasks[0].add_account[0].account', 'rm -rf'),
+    ([{'add_account': [{'account': 'x' * 33, 'passwd': 'pw'}]}], 'tasks[0].add_account[0].account', 'xxx'),
+    ([{'add_account': [{'account': 'ok', 'passwd': ''}]}], 'tasks[0].add_account[0].passwd', 'must not be empty'),
+    ([{'add_account': [{'account': 'ok', 'passwd': 'pw', 'full_name': 'A:B'}]}], 'tasks[0].add_account[0].full_name',
+     "'A:B'"),
+    ([{'add_account': [{'account': 'ok', 'passwd': 'pw', 'full_name': 'A\nB'}]}], 'tasks[0].add_account[0].full_name',
+     'single line'),
+    ([{'modify_account': [{'account': 'root'}]}], 'tasks[0].modify_account[0]', 'new_account'),
+    ([{'modify_account': [{'account': 'bob', 'new_account': 'bob'}]}], 'tasks[0].modify_account[0].new_account',
+     'current name'),
+    ([{'modify_account': [{'account': 'bob', 'new_account': '0day'}]}], 'tasks[0].modify_account[0].new_account',
+     "'0day'"),
+    ([{'install_package': [{'name': '  '}]}], 'tasks[0].install_package[0].name', 'at least one'),
+    ([{'install_package': [{'name': 'tree;reboot'}]}], 'tasks[0].install_package[0].name', "'tree;reboot'"),
+    ([{'install_package': [{'name': 'a,b'}]}], 'tasks[0].install_package[0].name', "'a,b'"),
+    ([{'install_package': [{'name': 'tree', 'version': '1 2'}]}], 'tasks[0].install_package[0].version', "'1 2'"),
+    ([{'install_package': [{'name': 'tree', 'package_manager': 'brew'}]}],
+     'tasks[0].install_package[0].package_manager', "'brew'"),
+    ([{'copy_content': [{'src': '/nonexistent/kvm-auto', 'dst': '/opt'}]}], 'tasks[0].copy_content[0].src',
+     "'/nonexistent/kvm-auto' does not exist"),
+    ([{'copy_content': [{'src': 'relative', 'dst': '/opt'}]}], 'tasks[0].copy_content[0].src', 'absolute'),
+    ([{'copy_content': [{'src': '/etc/hostname', 'dst': 'opt'}]}], 'tasks[0].copy_content[0].dst', "'opt'"),
+    ([{'copy_content': [{'src': '/etc/hostname', 'dst': '/a:b'}]}], 'tasks[0].copy_content[0].dst', '":"'),
+    ([{'execute_program': [{'program': '/p', 'interpreter': 'bash;x'}]}], 'tasks[0].execute_program[0].interpreter',
+     "'bash;x'"),
+    ([{'execute_program': [{'program': '/p', 'interpreter': 'bash', 'execute_time': 'after_clone'}]}],
+     'tasks[0].execute_program[0].execute_time', 'after_clone'),
+    ([{'execute_program': [{'program': '/p', 'interpreter': 'bash', 'args': '"open'}]}],
+     'tasks[0].execute_program[0].args', 'cannot be split'),
+    ([{'firewall_rules': [{'rule': '/nonexistent/rules'}]}], 'tasks[0].firewall_rules[0].rule', 'not a file'),
+    ([{'emulate_attack': [{'attack_type': 'ssh_attack'}]}], 'tasks[0].emulate_attack', 'not supported at build time'),
+    ([{'emulate_malware': [{'name': 'm'}]}], 'tasks[0].emulate_malware', 'not supported at build time'),
+    ([{'emulate_traffic_capture_file': [{'format': 'pcap'}]}], 'tasks[0].emulate_traffic_capture_file',
+     'not supported at build time'),
+    ([{'add_account': [], }], 'tasks[0].add_account', 'non-empty list'),
+    ([{}], 'tasks[0]', 'no task type'),
+    ([{'add_account': None, 'modify_account': None}], 'tasks[0]', 'no task type'),
+    ([{'add_account': [{'account': 'a', 'passwd': 'p'}], 'install_package': [{'name': 'x'}]}], 'tasks[0]',
+     'add_account and install_package'),
+    ([{'reboot': [{}]}], 'tasks[0]', 'unknown task type reboot'),
+    (['add_account'], 'tasks[0]', 'expected a map'),
+])
+def test_normalize_rejects(tasks, field, words):
+    with pytest.raises(ImageInputError) as info:
+        normalize_tasks(tasks)
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ': ')
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize('secret, words', [
+    ('two\nlines', 'single line'),
+    ('', 'must not be empty'),
+])
+def test_password_errors_never_show_the_password(secret, words):
+    with pytest.raises(ImageInputError) as info:
+        normalize_tasks([{'modify_account': [{'account': 'root', 'new_passwd': secret}]}])
+    assert words in str(info.value)
+    if secret:
+        assert secret not in str(info.value) and 'two' not in str(info.value)
+
+
+@pytest.mark.parametrize('hostname', [None, 'desktop', 'web-1.range.example', 'A1'])
+def test_hostname_accepts(hostname):
+    check_hostname(hostname)
+
+
+@pytest.mark.parametrize('hostname', ['-bad', 'bad-', 'a b', 'a..b', 'x' * 64, 'a;reboot'])
+def test_hostname_rejects(hostname):
+    with pytest.raises(ImageInputError) as info:
+        check_hostname(hostname)
+    assert info.value.field == 'hostname'
+
+
+def test_single_params_map_is_accepted():
+    ops = normalize_tasks([{'add_account': {'account': 'alice', 'passwd': 'pw'}}])
+    assert ops == [{'kind': 'add_account', 'field': 'tasks[0].add_account[0]', 'account': 'alice', 'passwd': 'pw',
+                    'full_name': None}]
+
+
+def test_normalize_flattens_in_order(files):
+    ops = normalize_tasks([
+        {'add_account': [{'account': 'a', 'passwd': 'p1'}, {'account': 'b', 'passwd': 'p2', 'full_name': 'B b'}]},
+        {'install_package': [{'name': 'tree  less', 'version': None}]},
+        {'copy_content': [{'src': str(files / 'dir') + '/', 'dst': '/opt/x'}]},
+        {'execute_program': [{'program': '/opt/x/run.sh', 'interpreter': 'bash', 'args': "-v 'two words'"}]},
+    ])
+    assert [(o['kind'], o['field']) for o in ops] == [
+        ('add_account', 'tasks[0].add_account[0]'), ('add_account', 'tasks[0].add_account[1]'),
+        ('install_package', 'tasks[1].install_package[0]'), ('copy_content', 'tasks[2].copy_content[0]'),
+        ('execute_program', 'tasks[3].execute_program[0]')]
+    assert ops[2]['packages'] == ['tree', 'less']
+    assert ops[3]['src'] == str(files / 'dir')
+    assert ops[4]['args'] == ['-v', 'two words']
+
+
+# Password tracking through renames.
+
+def ops_of(*tasks):
+    return normalize_tasks(list(tasks))
+
+
+@pytest.mark.parametrize('tasks, root_password, expected', [
+    # add then rename: the password follows the account to its new name
+    ([{'add_account': [{'account': 'daniel', 'passwd': 'p1'}]},
+      {'modify_account': [{'account': 'daniel', 'new_account': 'trainee'}]}],
+     None, {'trainee': 'p1'}),
+    # rename then re-password: only the last password, on the new name
+    ([{'add_account': [{'account': 'a', 'passwd': 'p1'}]},
+      {'modify_account': [{'account': 'a', 'new_account': 'b', 'new_passwd': 'p2'}]},
+      {'modify_account': [{'account': 'b', 'new_passwd': 'p3'}]}],
+     None, {'b': 'p3'}),
+    # a password set before the rename of a template account
+    ([{'modify_account': [{'account': 'debian', 'new_passwd': 'p1'}]},
+      {'modify_account': [{'account': 'debian', 'new_account': 'admin'}]}],
+     None, {'admin': 'p1'}),
+    # the old name is free again after a rename
+    ([{'add_account': [{'account': 'a', 'passwd': 'p1'}]},
+      {'modify_account': [{'account': 'a', 'new_account': 'b'}]},
+      {'add_account': [{'account': 'a', 'passwd': 'p2'}]}],
+     None, {'a': 'p2', 'b': 'p1'}),
+    # swap names through a third one
+    ([{'add_account': [{'account': 'x', 'passwd': 'px'}, {'account': 'y', 'passwd': 'py'}]},
+      {'modify_account': [{'account': 'x', 'new_account': 'tmp'}, {'account': 'y', 'new_account': 'x'},
+                          {'account': 'tmp', 'new_account': 'y'}]}],
+     None, {'x': 'py', 'y': 'px'}),
+    ([], 'rootpw', {'root': 'rootpw'}),
+    ([{'modify_account': [{'account': 'root', 'new_account': 'admin'}]}], 'rootpw', {'admin': 'rootpw'}),
+    ([{'modify_account': [{'account': 'root', 'new_passwd': 'r2'}]}], None, {'root': 'r2'}),
+    ([{'modify_account': [{'account': 'guest', 'new_account': 'visitor'}]}], None, {}),
+])
+def test_final_passwords(tasks, root_password, expected):
+    final = final_passwords(ops_of(*tasks), root_password)
+    assert dict((name, secret) for name, (secret, field) in final.items()) == expected
+
+
+@pytest.mark.parametrize('tasks, root_password, field', [
+    ([{'add_account': [{'account': 'a', 'passwd': 'p'}, {'account': 'a', 'passwd': 'q'}]}], None,
+     'tasks[0].add_account[1].account'),
+    ([{'add_account': [{'account': 'a', 'passwd': 'p'}, {'account': 'b', 'passwd': 'q'}]},
+      {'modify_account': [{'account': 'a', 'new_account': 'b'}]}], None, 'tasks[1].modify_account[0].new_account'),
+    ([{'modify_account': [{'account': 'root', 'new_passwd': 'other'}]}], 'rootpw',
+     'tasks[0].modify_account[0].new_passwd'),
+    ([{'add_account': [{'account': 'root', 'passwd': 'p'}]}], 'rootpw', 'tasks[0].add_account[0].account'),
+])
+def test_final_passwords_conflicts(tasks, root_password, field):
+    with pytest.raises(ImageInputError) as info:
+        final_passwords(ops_of(*tasks), root_password)
+    assert info.value.field == field
+    assert 'rootpw' not in str(info.value)
+
+
+def test_secret_fields():
+    ops = ops_of({'add_account': [{'account': 'a', 'passwd': 'p1'}]},
+                 {'modify_account': [{'account': 'a', 'new_account': 'b'}, {'account': 'b', 'new_passwd': 'p2'}]})
+    assert secret_fields(ops, 'r') == [('root_password', 'r'), ('tasks[0].add_account[0].passwd', 'p1'),
+                                       ('tasks[1].modify_account[1].new_passwd', 'p2')]
+
+
+# Translation into operations.
+
+def script_of(result, number=0):
+    path, text, mode = [f for f in result['files'] if f[0] == '/stage/steps-%d.sh' % number][0]
+    assert mode == 0o600
+    return text.splitlines()
+
+
+def test_plan_accounts_rename_and_passwords():
+    result = plan([{'add_account': [{'account': 'daniel', 'passwd': 'S3cret!', 'full_name': "Dan O'Neil"}]},
+                   {'modify_account': [{'account': 'daniel', 'new_account': 'trainee'}]},
+                   {'modify_account': [{'account': 'root', 'new_passwd': 'R00t pw'}]}], hostname='desktop')
+    assert result['lines'] == [
+        'hostname desktop',
+        'run /stage/steps-0.sh',
+        'root-password file:/stage/password-0',
+        'password trainee:file:/stage/password-1',
+    ]
+    assert script_of(result)[2:] == [
+        "echo 'kvm-auto-step: tasks[0].add_account[0]' >&2",
+        "useradd -m -s /bin/bash -c 'Dan O'\"'\"'Neil' daniel || exit 1",
+        "echo 'kvm-auto-step: tasks[1].modify_account[0]' >&2",
+        "usermod -l trainee daniel"
+        " && if getent group daniel >/dev/null && ! getent group trainee >/dev/null; then groupmod -n trainee daniel; fi"
+        ' && if [ "$(getent passwd trainee | cut -d: -f6)" = /home/daniel ]; then usermod -d /home/trainee -m trainee; fi'
+        ' || exit 1',
+        "echo 'kvm-auto-step: tasks[2].modify_account[0].new_passwd' >&2",
+        "id -u root >/dev/null 2>&1 || { echo 'account root does not exist, so its password cannot be set' >&2; exit 1; }"
+        " || exit 1",
+        "echo 'kvm-auto-step: tasks[0].add_account[0].passwd' >&2",
+        "id -u trainee >/dev/null 2>&1 || { echo 'account trainee does not exist, so its password cannot be set' >&2; "
+        "exit 1; } || exit 1",
+    ]
+    assert [f for f in result['files'] if 'password' in f[0]] == [
+        ('/stage/password-0', 'R00t pw\n', 0o600), ('/stage/password-1', 'S3cret!\n', 0o600)]
+    assert result['network'] is False
+    assert result['password_accounts'] == ['root', 'trainee']
+    for line in result['lines'] + script_of(result):
+        assert 'S3cret!' not in line and 'R00t pw' not in line
+
+
+def test_plan_without_root_password_disables_it():
+    result = plan([{'add_account': [{'account': 'a', 'passwd': 'p'}]}])
+    assert result['lines'][-1] == 'root-password disabled'
+    assert 'root-password disabled' not in plan([], root_password='r')['lines']
+
+
+def test_plan_nothing():
+    assert plan([]) == {'lines': ['root-password disabled'], 'files': [], 'fields': [], 'scripts': [],
+                        'network': False, 'password_accounts': []}
+
+
+@pytest.mark.parametrize('params, osinfo, line', [
+    ({'name': 'tree'}, 'debian12', 'install tree'),
+    ({'name': 'tree less'}, None, 'install tree,less'),
+    ({'name': 'tree', 'version': '2.1.0-1'}, 'debian12', 'install tree=2.1.0-1'),
+    ({'name': 'tree', 'version': '2.1.0'}, 'fedora38', 'install tree-2.1.0'),
+    ({'name': 'tree', 'version': '2.1.0', 'package_manager': 'yum'}, 'debian12', 'install tree-2.1.0'),
+    ({'name': 'a b', 'version': '1', 'package_manager': 'apt-get'}, None, 'install a=1,b=1'),
+    ({'name': 'tree', 'version': '1', 'package_manager': 'zypper'}, None, 'install tree=1'),
+])
+def test_plan_install(params, osinfo, line):
+    result = plan([{'install_package': [params]}], osinfo=osinfo)
+    assert result['lines'][0] == line
+    assert result['network'] is True
+
+
+def test_plan_install_version_needs_a_package_manager():
+    with pytest.raises(ImageInputError) as info:
+        plan([{'install_package': [{'name': 'tree', 'version': '1'}]}], osinfo='win10')
+    assert info.value.field == 'tasks[0].install_package[0].package_manager'
+
+
+def test_plan_copy_and_execute_keep_their_order(files):
+    result = plan([{'add_account': [{'account': 'a', 'passwd': 'p'}]},
+                   {'copy_content': [{'src': str(files / 'flag.txt'), 'dst': '/home/a'}]},
+                   {'execute_program': [{'program': '/opt/run me.sh', 'interpreter': 'bash',
+                                         'args': "--name 'a b' $HOME;reboot"}]}])
+    assert result['lines'][:4] == [
+        'run /stage/steps-0.sh',
+        'mkdir /home/a',
+        'copy-in %s:/home/a' % (files / 'flag.txt'),
+        'run /stage/steps-1.sh',
+    ]
+    assert script_of(result, 1)[3] == "bash '/opt/run me.sh' --name 'a b' '$HOME;reboot' || exit 1"
+    assert result['scripts'] == [('/stage/steps-0.sh', ['tasks[0].add_account[0]']),
+                                 ('/stage/steps-1.sh', ['tasks[2].execute_program[0]', 'tasks[0].add_account[0].passwd'])]
+
+
+def test_plan_firewall(files):
+    result = plan([{'firewall_rules': [{'rule': str(files / 'rules')}, {'rule': str(files / 'more-rules')}]}])
+    assert result['lines'] == [
+        'mkdir /etc/iptables',
+        'upload /stage/iptables.rules:/etc/iptables/rules.v4',
+        'chmod 0644:/etc/iptables/rules.v4',
+        'upload /stage/kvm-auto-iptables.service:/etc/systemd/system/kvm-auto-iptables.service',
+        'chmod 0644:/etc/systemd/system/kvm-auto-iptables.service',
+        'link /etc/systemd/system/kvm-auto-iptables.service:'
+        '/etc/systemd/system/multi-user.target.wants/kvm-auto-iptables.service',
+        'run /stage/steps-0.sh',
+        'root-password disabled',
+    ]
+    assert script_of(result)[3].startswith('test -x /usr/sbin/iptables-restore || ')
+    assert result['files'][:2] == [
+        ('/stage/iptables.rules', '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n'
+                                  '-A INPUT -i lo -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n', 0o644),
+        ('/stage/kvm-auto-iptables.service', FIREWALL_UNIT_TEXT, 0o644)]
+    assert 'ExecStart=/usr/sbin/iptables-restore /etc/iptables/rules.v4' in FIREWALL_UNIT_TEXT
+
+
+def test_firewall_complete_file_alone(files):
+    text = (files / 'full-rules').read_text()
+    assert firewall_ruleset([text], ['f']) == text
+    with pytest.raises(ImageInputError) as info:
+        firewall_ruleset([text, '-A INPUT -j DROP\n'], ['tasks[0].firewall_rules[0]', 'tasks[0].firewall_rules[1]'])
+    assert info.value.field == 'tasks[0].firewall_rules[0]'
+
+
+def test_failed_field_maps_errors_back(files):
+    result = plan([{'add_account': [{'account': 'alice', 'passwd': 'p'}]},
+                   {'modify_account': [{'account': 'ghost', 'new_account': 'spirit'}]},
+                   {'install_package': [{'name': 'tree'}]},
+                   {'copy_content': [{'src': str(files / 'flag.txt'), 'dst': '/opt'}]}])
+    log = ("kvm-auto-step: tasks[0].add_account[0]\nkvm-auto-step: tasks[1].modify_account[0]\n"
+           "usermod: user 'ghost' does not exist\n"
+           "virt-builder: error: /stage/steps-0.sh: command exited with an error\n")
+    assert failed_field(result, log) == 'tasks[1].modify_account[0]'
+    # a later script is named in the error line; markers of earlier scripts do not count
+    log = ("kvm-auto-step: tasks[0].add_account[0]\nkvm-auto-step: tasks[1].modify_account[0]\n"
+           "kvm-auto-step: tasks[0].add_account[0].passwd\naccount alice does not exist\n"
+           "virt-builder: error: /stage/steps-1.sh: command exited with an error")
+    assert failed_field(result, log) == 'tasks[0].add_account[0].passwd'
+    assert failed_field(result, "virt-builder: error: \n apt-get install 'tree'\n: command exited with an error"
+                        ) == 'tasks[2].install_package[0]'
+    assert failed_field(result, 'libguestfs error: copy_in: %s: No such file' % (files / 'flag.txt')
+                        ) == 'tasks[3].copy_content[0]'
+    assert failed_field(result, 'virt-builder: error: disk full') is None
+
+
+def test_lines_never_span_lines():
+    result = plan([{'add_account': [{'account': 'a', 'passwd': 'p', 'full_name': 'x\\'}]}])
+    for line in result['lines'] + script_of(result):
+        assert '\n' not in line and not line.endswith('\\')
