@@ -5,8 +5,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ansible-galaxy collection build --output-path "$work" "$top"
-ansible-galaxy collection install --offline -p "$work/installed" "$work"/cyris-kvm_auto-*.tar.gz
+# Only the tarball may be seen: not the checkout that scripts/setup.sh links in.
 export ANSIBLE_COLLECTIONS_PATH="$work/installed"
+ansible-galaxy collection install --offline --force -p "$work/installed" "$work"/cyris-kvm_auto-*.tar.gz
 ansible-doc --list cyris.kvm_auto --type module | tee "$work/modules"
 for module in kvm_auto_image kvm_auto_vm; do
     grep -q "^cyris.kvm_auto.$module " "$work/modules" || { echo "module $module missing from the tarball" >&2; exit 1; }
