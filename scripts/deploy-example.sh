@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up this machine (scripts/setup.sh, quick when already done) and deploy the example range
-# (examples/ranges/local.yml) on it from the local template repository. Guests attach to an
+# (examples/ranges/basic.yml) on it from the local template repository. Guests attach to an
 # isolated libvirt network. Remove it again with:  scripts/deploy-example.sh --destroy
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +21,7 @@ fi
 
 cd "$top"
 exec ansible-playbook "playbooks/$playbook" \
-    -e range_file="$top/examples/ranges/local.yml" \
+    -e range_file="$top/examples/ranges/basic.yml" \
     -e kvm_auto_range_network=cyris-isolated \
     -e kvm_auto_range_virt_type="$KVM_AUTO_VIRT_TYPE" \
     -e kvm_auto_range_virt_builder_config_dir="$KVM_AUTO_TEMPLATE_REPO/config" \
