@@ -13,7 +13,7 @@ for module in kvm_auto_image kvm_auto_vm; do
     grep -q "^cyris.kvm_auto.$module " "$work/modules" || { echo "module $module missing from the tarball" >&2; exit 1; }
     ansible-doc cyris.kvm_auto.$module > /dev/null
 done
-for role in kvm_host template_repo range; do
+for role in kvm_host template_repo kvm_auto_range; do
     ansible-doc --type role cyris.kvm_auto.$role > /dev/null
 done
 tar -tzf "$work"/cyris-kvm_auto-*.tar.gz | grep -E '^(tests/output|scripts|\.ci)/' && { echo "development files in the tarball" >&2; exit 1; }

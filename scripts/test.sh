@@ -17,6 +17,7 @@ tiers=("$@")
 
 results=()
 failed=0
+lint_home=${KVM_AUTO_CACHE:-/var/cache/cyris-kvm-auto}/lint-home
 run_tier() {  # run_tier NAME CORE COMMAND...: run with that ansible-core's environment, time it, keep the outcome
     local name=$1 core=$2 start rc=0
     shift 2
@@ -34,7 +35,10 @@ for tier in "${tiers[@]}"; do
             run_tier "unit (ansible-core 2.19)" 2.19 python -m pytest -q tests/unit
             run_tier "unit (ansible-core 2.21)" 2.21 python -m pytest -q tests/unit ;;
         lint)
-            run_tier "ansible-lint (production)" 2.19 ansible-lint --offline
+            # ansible-lint installs the collection under ANSIBLE_HOME: a fresh one each run, so no
+            # copy left from an earlier checkout shadows this one.
+            rm -rf "$lint_home"
+            run_tier "ansible-lint (production)" 2.19 env ANSIBLE_HOME="$lint_home" ansible-lint --offline
             run_tier "changelog lint" 2.19 antsibull-changelog lint ;;
         sanity)
             run_tier "sanity (ansible-core 2.19)" 2.19 "$here/ansible-test.sh" --core 2.19 sanity --python 3.11 --color no

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters that expose the CyRIS range planner to the cyris.kvm_auto.range role."""
+"""Filters that expose the CyRIS range planner to the cyris.kvm_auto.kvm_auto_range role."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,7 +20,7 @@ description:
     error at once, each with its place (for example a bad disk size of the third guest is reported
     at C(guest_settings[2].disk_size), with the guest id, the value and the rule). Password values
     never appear in a message.
-  - Returns the plan the C(cyris.kvm_auto.range) role executes. kvm-auto guests are grouped by the
+  - Returns the plan the C(cyris.kvm_auto.kvm_auto_range) role executes. kvm-auto guests are grouped by the
     configuration that shapes their disk (template, disk size, format, tasks); each group is built
     once, as C(kvmauto-<image_name>-<12 hex>.qcow2), whatever the guests' vcpus or memory.
   - Clones are named C(<guest>_cr<range>_<instance>_<index>); instances are numbered across the
