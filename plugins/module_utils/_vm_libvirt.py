@@ -139,6 +139,19 @@ def parse_domain_xml(xml):
     }
 
 
+def _replace_devices(devices, fresh_devices, tag, keep_address):
+    """Replace the ``tag`` devices with the fresh ones, in place; optionally keep their PCI addresses."""
+    old = devices.findall(tag)
+    position = _child_index(devices, old[0]) if old else len(devices)
+    for element in old:
+        devices.remove(element)
+    for index, element in enumerate(fresh_devices.findall(tag)):
+        element = copy.deepcopy(element)
+        if keep_address and index < len(old) and old[index].find('address') is not None:
+            element.append(copy.deepcopy(old[index].find('address')))
+        devices.insert(position + index, element)
+
+
 def _child_index(parent, child):
     return list(parent).index(child)
 
@@ -176,22 +189,9 @@ def patch_domain_xml(current_xml, fresh_xml, fields):
         vcpu.text = fresh_vcpu.text
         vcpu.attrib.pop('current', None)
     if 'interfaces' in fields:
-        old = devices.findall('interface')
-        position = _child_index(devices, old[0]) if old else len(devices)
-        for element in old:
-            devices.remove(element)
-        for index, element in enumerate(fresh_devices.findall('interface')):
-            element = copy.deepcopy(element)
-            if index < len(old) and old[index].find('address') is not None:
-                element.append(copy.deepcopy(old[index].find('address')))
-            devices.insert(position + index, element)
+        _replace_devices(devices, fresh_devices, 'interface', keep_address=True)
     if 'graphics' in fields:
-        old = devices.findall('graphics')
-        position = _child_index(devices, old[0]) if old else len(devices)
-        for element in old:
-            devices.remove(element)
-        for index, element in enumerate(fresh_devices.findall('graphics')):
-            devices.insert(position + index, copy.deepcopy(element))
+        _replace_devices(devices, fresh_devices, 'graphics', keep_address=False)
     if 'disk' in fields:
         fresh_source = fresh_devices.find('disk/source').get('file')
         for disk in devices.findall('disk'):
