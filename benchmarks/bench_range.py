@@ -121,8 +121,9 @@ def copied_bytes(report, details, image_dirs):
     """Bytes copied to each host (sizes of the files whose copy changed) and the sizes it needs."""
     per_host = {}
     for host in ('host_a', 'kvm-b'):
+        files = dict((i['name'], i['host_file']) for i in details['images'])
         needed = [c['image'] for c in details_copies(details) if c['inventory_host'] == host]
-        sizes = dict((image, os.path.getsize(os.path.join(image_dirs[host], image))) for image in needed)
+        sizes = dict((image, os.path.getsize(os.path.join(image_dirs[host], files[image]))) for image in needed)
         copied = sum(sizes.get(c['image'], 0) for c in report['copied'] if c['inventory_host'] == host)
         per_host[host] = (copied, sum(sizes.values()))
     return per_host

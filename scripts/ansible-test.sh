@@ -20,5 +20,24 @@ mkdir -p "$tree"
 # ansible-test lists files through git when a .git exists; give it a repository of the copy.
 if [ ! -d "$tree/.git" ]; then git -C "$tree" init -q; fi
 git -C "$tree" add -A >/dev/null 2>&1 || true
+# ansible-test hands the targets only a few environment variables, so this machine's settings
+# (scripts/env.sh) reach them as variables: role targets get this file as extra vars, script
+# targets pass it on themselves. Written after the sync, which would delete it.
+if [ "${1:-}" = integration ]; then
+  python3 - "$tree/tests/integration/integration_config.yml" <<'PY'
+import json, os, sys
+virt_type = os.environ.get('KVM_AUTO_VIRT_TYPE') or 'kvm'
+settings = {
+    'kvm_auto_test_virt_type': virt_type,
+    'kvm_auto_test_template_repo': os.environ.get('KVM_AUTO_TEMPLATE_REPO') or '/var/lib/cyris-kvm-auto/templates',
+    'kvm_auto_test_libguestfs_env': dict((k, v) for k, v in os.environ.items()
+                                         if k in ('LIBGUESTFS_BACKEND', 'LIBGUESTFS_BACKEND_SETTINGS') and v),
+}
+with open(sys.argv[1], 'w') as handle:
+    handle.write('# Written by scripts/ansible-test.sh from the environment.\n')
+    for key, value in settings.items():
+        handle.write('%s: %s\n' % (key, json.dumps(value)))
+PY
+fi
 cd "$tree"
 exec ansible-test "$@"

@@ -137,6 +137,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_range import (
     RangeError,
+    host_image_file,
+    host_image_pattern,
     plain,
     plan_range,
     range_details as _range_details,
@@ -281,6 +283,25 @@ def range_destroy_targets(plan, recorded=None):
     return {'vms': vms, 'copies': copies, 'images': images, 'unreachable': unreachable}
 
 
+def range_host_files(images):
+    """Image name -> its file name on the KVM hosts (None while its checksum is unknown).
+
+    ``images``: image name -> what kvm_auto_image returned (its ``checksum``).
+    """
+    files = {}
+    for name, result in plain(images or {}).items():
+        try:
+            files[name] = host_image_file(name, (result or {}).get('checksum'))
+        except ValueError as exc:
+            raise AnsibleFilterError('image %s: %s' % (name, exc)) from None
+    return files
+
+
+def range_host_patterns(images):
+    """Image name -> a pattern matching every file of that image on the KVM hosts (for destroy)."""
+    return dict((name, host_image_pattern(name)) for name in plain(images or []))
+
+
 def parse_leases(texts):
     """MAC -> IP address from the output of ``virsh net-dhcp-leases`` (one or several texts)."""
     addresses = {}
@@ -361,4 +382,6 @@ class FilterModule:
             'range_details': range_details,
             'range_destroy_targets': range_destroy_targets,
             'range_host_problems': range_host_problems,
+            'range_host_files': range_host_files,
+            'range_host_patterns': range_host_patterns,
         }

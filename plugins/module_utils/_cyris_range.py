@@ -835,6 +835,30 @@ def image_file_name(config, salt=None, digests=None):
     return 'kvmauto-%s-%s.%s' % (config['image_name'], digest[:12], IMAGE_FORMAT), digest
 
 
+def host_image_file(name, checksum):
+    """The file name of built image ``name`` on the KVM hosts: ``<name stem>.<16 hex of its sha256>.qcow2``.
+
+    Naming the copy after its content means a rebuilt image never replaces the file that
+    the overlays of existing guests are based on.  None while the checksum is unknown
+    (an image that a check-mode run would build).
+    """
+    if not checksum:
+        return None
+    digest = checksum.split(':', 1)[-1]
+    if not re.match(r'^[0-9a-f]{64}$', digest):
+        raise ValueError('%r is not a sha256 checksum' % (checksum,))
+    suffix = '.' + IMAGE_FORMAT
+    stem = name[:-len(suffix)] if name.endswith(suffix) else name
+    return '%s.%s%s' % (stem, digest[:16], suffix)
+
+
+def host_image_pattern(name):
+    """A shell pattern matching every ``host_image_file`` of image ``name``."""
+    suffix = '.' + IMAGE_FORMAT
+    stem = name[:-len(suffix)] if name.endswith(suffix) else name
+    return '%s.*%s' % (stem, suffix)
+
+
 def clone_name(guest_id, range_id, instance, index):
     """The CyRIS clone domain name ``<guest>_cr<range>_<instance>_<index>``."""
     return '%s_cr%s_%d_%d' % (guest_id, range_id, instance, index)
@@ -1164,6 +1188,8 @@ def range_details(plan, vm_results=None, addresses=None, images=None):
                    'inventory_host': h['inventory_host']} for h in plan['hosts'] if h['used']],
         'images': [{'name': i['name'], 'image_name': i['image_name'], 'disk_size': i['disk_size'],
                     'guests': i['guests'], 'hosts': i['hosts'],
-                    'checksum': (images.get(i['name']) or {}).get('checksum')} for i in plan['images']],
+                    'checksum': (images.get(i['name']) or {}).get('checksum'),
+                    'host_file': host_image_file(i['name'], (images.get(i['name']) or {}).get('checksum'))}
+                   for i in plan['images']],
         'guests': guests,
     }

@@ -329,13 +329,40 @@ def _quote_all(words):
     return ' '.join(shlex.quote(w) for w in words)
 
 
+# Shell functions at the top of every step script.  They read /etc/passwd and /etc/group with
+# shell builtins only: under TCG each process started in the appliance costs a good fraction of
+# a second, and these lookups would otherwise be most of the processes of a build.
+STEP_FUNCTIONS = u"""\
+kvm_auto_account() {  # kvm_auto_account NAME: true when NAME is in /etc/passwd; sets kvm_auto_home
+    while IFS=: read -r kvm_auto_name kvm_auto_pw kvm_auto_uid kvm_auto_gid kvm_auto_gecos kvm_auto_home kvm_auto_shell; do
+        [ "$kvm_auto_name" = "$1" ] && return 0
+    done < /etc/passwd
+    kvm_auto_home=
+    return 1
+}
+kvm_auto_group() {  # kvm_auto_group NAME: true when NAME is in /etc/group
+    while IFS=: read -r kvm_auto_name kvm_auto_rest; do
+        [ "$kvm_auto_name" = "$1" ] && return 0
+    done < /etc/group
+    return 1
+}
+kvm_auto_rename() {  # kvm_auto_rename OLD NEW: the account, its same-named group, its /home/OLD (as CyRIS did)
+    kvm_auto_account "$1" || { echo "account $1 does not exist, so it cannot be renamed" >&2; return 1; }
+    if [ "$kvm_auto_home" = "/home/$1" ]; then
+        usermod -l "$2" -d "/home/$2" -m "$1" || return 1
+    else
+        usermod -l "$2" "$1" || return 1
+    fi
+    if kvm_auto_group "$1" && ! kvm_auto_group "$2"; then
+        groupmod -n "$2" "$1" || return 1
+    fi
+}
+"""
+
+
 def _rename_script(old, new):
     """Rename an account, its same-named group and its /home directory (as CyRIS did)."""
-    q_old, q_new = shlex.quote(old), shlex.quote(new)
-    return ('usermod -l {new} {old}'
-            ' && if getent group {old} >/dev/null && ! getent group {new} >/dev/null; then groupmod -n {new} {old}; fi'
-            ' && if [ "$(getent passwd {new} | cut -d: -f6)" = {old_home} ]; then usermod -d {new_home} -m {new}; fi'
-            ).format(old=q_old, new=q_new, old_home=shlex.quote('/home/' + old), new_home=shlex.quote('/home/' + new))
+    return _quote_all(['kvm_auto_rename', old, new])
 
 
 def _versioned(packages, version, manager, osinfo, field):
@@ -418,7 +445,7 @@ class _Plan:
         if not self._steps:
             return
         path = os.path.join(self.staging_dir, 'steps-%d.sh' % len(self.scripts))
-        body = ['#!/bin/sh', '# Written by cyris.kvm_auto.kvm_auto_image: one shell step per task.']
+        body = ['#!/bin/sh', '# Written by cyris.kvm_auto.kvm_auto_image: one shell step per task.', STEP_FUNCTIONS.rstrip('\n')]
         for command, field in self._steps:
             _line('run', command)  # the same single-line guard as the commands file
             body += ['echo %s >&2' % shlex.quote('%s %s' % (STEP_MARK, field)), '%s || exit 1' % command]
@@ -489,7 +516,7 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None)
         # Passwords are applied after every operation, so the accounts must exist by then:
         # virt-customize would skip a missing one without a word.
         for account in sorted(passwords):
-            plan.step('id -u {name} >/dev/null 2>&1 || {{ echo {msg} >&2; exit 1; }}'.format(
+            plan.step('kvm_auto_account {name} || {{ echo {msg} >&2; exit 1; }}'.format(
                 name=shlex.quote(account),
                 msg=shlex.quote('account %s does not exist, so its password cannot be set' % account)),
                 passwords[account][1])

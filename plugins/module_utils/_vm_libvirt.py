@@ -99,9 +99,13 @@ def _ours(root):
         return None
     image = element.find('{%s}image' % METADATA_NS)
     osinfo = element.find('{%s}osinfo' % METADATA_NS)
+    identity = None
+    if image is not None and image.get('size') and image.get('mtime_ns'):
+        identity = {'size': int(image.get('size')), 'mtime_ns': int(image.get('mtime_ns'))}
     return {
         'image': image.get('path') if image is not None else None,
         'image_format': image.get('format') if image is not None else None,
+        'image_identity': identity,
         'osinfo': osinfo.get('id') if osinfo is not None else None,
         'disks': [{'path': d.get('path'), 'mode': d.get('mode')} for d in element.findall('{%s}disk' % METADATA_NS)],
     }

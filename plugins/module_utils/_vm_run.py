@@ -27,7 +27,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import (
     Libvirt, patch_domain_xml)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
-    METADATA_NS, VmError, complete_guest, desired_guest, osinfo_list_argv, parse_osinfo_list, resolve_osinfo,
+    METADATA_NS, VmError, complete_guest, desired_guest, file_identity, osinfo_list_argv, parse_osinfo_list, resolve_osinfo,
     set_metadata, virt_install_argv)
 
 
@@ -99,6 +99,7 @@ class VmRun:
 
     def _preflight(self, desired, current, fields, actions):
         """Fail before any change when the asked guest cannot be made; resolve osinfo."""
+        self._check_base_unchanged(current)
         if 'create_disk' in actions:
             self._check_image(desired)
         if 'define' in actions or 'redefine' in actions:
@@ -114,6 +115,32 @@ class VmRun:
         starting = 'start' in actions
         if starting or 'interfaces' in fields:
             self._check_networks(desired, starting)
+
+    def _check_base_unchanged(self, current):
+        """Fail when the base image under this guest's overlay was replaced or removed.
+
+        An overlay holds only the blocks that differ from its base: on another base it is a
+        corrupt disk, which the guest would only show at its next boot.
+        """
+        ours = current['ours'] if current else None
+        if not ours or not ours['image_identity']:
+            return
+        overlays = [d['path'] for d in ours['disks'] if d['mode'] == 'overlay' and os.path.exists(d['path'])]
+        if not overlays:
+            return
+        image = ours['image']
+        remedy = ('put the original image back, or remove the guest (state=absent) and create it again '
+                  'on the new image')
+        try:
+            now = file_identity(image)
+        except OSError:
+            raise VmError('image %s, the base of the overlay disk %s, is missing: %s' % (image, overlays[0], remedy))
+        if now != ours['image_identity']:
+            was = ours['image_identity']
+            raise VmError('image %s was replaced after the overlay disk %s was made on it (size %d, mtime_ns %d then; '
+                          'size %d, mtime_ns %d now): the overlay holds only the blocks that differ from the old '
+                          'image, so the guest disk is no longer consistent; %s' % (
+                              image, overlays[0], was['size'], was['mtime_ns'], now['size'], now['mtime_ns'], remedy))
 
     def _check_image(self, desired):
         image = desired['image']
@@ -170,14 +197,16 @@ class VmRun:
 
     def _act(self, desired, dom, current, fields, actions):
         ours = dict(current['ours']) if current else {
-            'image': desired['image'], 'image_format': (self.base_info or {}).get('format'),
-            'osinfo': self.osinfo, 'disks': []}
+            'image': desired['image'], 'image_format': None, 'image_identity': None, 'osinfo': self.osinfo, 'disks': []}
         ours['disks'] = list(ours['disks'])
         created_disk = None
         defined = False
         try:
             if 'create_disk' in actions:
                 qemu_img = self.runner.bin_path('qemu-img', hint='this host (install qemu-utils)')
+                # Recorded before the disk is made: a base replaced from then on is caught.
+                ours.update(image=desired['image'], image_format=self.base_info.get('format'),
+                            image_identity=file_identity(desired['image']))
                 create_guest_disk(self.runner, qemu_img, desired, self.base_info)
                 created_disk = desired['disk']
                 ours['disks'].append({'path': created_disk, 'mode': desired['disk_mode']})

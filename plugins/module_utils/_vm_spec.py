@@ -291,16 +291,26 @@ def virt_install_argv(guest, osinfo, virt_install='virt-install', uuid=None, mac
     return argv + list(guest['extra_args'])
 
 
-def metadata_element(image, image_format, osinfo, disks):
-    """Our <metadata> child: the base image, the osinfo used and the disks we created."""
+def metadata_element(image, image_format, osinfo, disks, image_identity=None):
+    """Our <metadata> child: the base image (and its size and mtime when the disks were made
+    on it), the osinfo used and the disks we created."""
     root = ET.Element('{%s}vm' % METADATA_NS)
     if image:
-        ET.SubElement(root, '{%s}image' % METADATA_NS, {'path': image, 'format': image_format or ''})
+        attributes = {'path': image, 'format': image_format or ''}
+        if image_identity:
+            attributes.update(size=str(image_identity['size']), mtime_ns=str(image_identity['mtime_ns']))
+        ET.SubElement(root, '{%s}image' % METADATA_NS, attributes)
     if osinfo:
         ET.SubElement(root, '{%s}osinfo' % METADATA_NS, {'id': osinfo})
     for disk in disks:
         ET.SubElement(root, '{%s}disk' % METADATA_NS, {'path': disk['path'], 'mode': disk['mode']})
     return root
+
+
+def file_identity(path):
+    """What tells a base image apart from a later file at the same path: size and mtime."""
+    info = os.stat(path)
+    return {'size': info.st_size, 'mtime_ns': info.st_mtime_ns}
 
 
 def set_metadata(xml, ours):
@@ -314,5 +324,6 @@ def set_metadata(xml, ours):
         root.insert(position, metadata)
     for old in metadata.findall('{%s}vm' % METADATA_NS):
         metadata.remove(old)
-    metadata.append(metadata_element(ours.get('image'), ours.get('image_format'), ours.get('osinfo'), ours.get('disks', [])))
+    metadata.append(metadata_element(ours.get('image'), ours.get('image_format'), ours.get('osinfo'), ours.get('disks', []),
+                                     ours.get('image_identity')))
     return ET.tostring(root, encoding='unicode')

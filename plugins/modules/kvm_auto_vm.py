@@ -69,6 +69,9 @@ options:
   disk_mode:
     description:
       - V(overlay) creates a qcow2 overlay whose backing file is O(image); the guest writes only to it.
+        The size and modification time of O(image) are recorded with the guest; when O(image) is later
+        replaced (for example rebuilt at the same path) or removed, every run but O(state=absent) fails
+        for this guest, because the overlay no longer matches its base. Give a new image a new path.
       - V(copy) creates a standalone qcow2 copy of O(image).
       - The guest disk is created only when it does not exist and is never overwritten.
     type: str

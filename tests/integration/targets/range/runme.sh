@@ -5,8 +5,9 @@
 #   deploy                -> 2 builds, 3 copies, 4 running guests with their accounts
 #   rerun, check mode     -> changed=0
 #   destroy, destroy      -> nothing left, then changed=0
-# Machine-specific settings come from KVM_AUTO_VIRT_TYPE (default qemu), KVM_AUTO_TEMPLATE_REPO,
-# LIBGUESTFS_BACKEND(_SETTINGS), KVM_AUTO_RANGE_TEST_DIR and KVM_AUTO_RANGE_TEST_SSH_PORT.
+# Machine-specific settings come from tests/integration/integration_config.yml when ansible-test
+# runs it (else KVM_AUTO_VIRT_TYPE, KVM_AUTO_TEMPLATE_REPO), KVM_AUTO_RANGE_TEST_DIR and
+# KVM_AUTO_RANGE_TEST_SSH_PORT.
 set -eu -o pipefail
 cd "$(dirname "$0")"
 
@@ -40,7 +41,11 @@ cleanup() {
 trap cleanup EXIT
 
 step "setup"
-ansible-playbook setup.yml "$@"
+# This machine's settings, written by scripts/ansible-test.sh (ansible-test passes few variables).
+config=../../integration_config.yml
+settings=()
+if [ -f "$config" ]; then settings=(-e @"$config"); fi
+ansible-playbook setup.yml "${settings[@]}" "$@"
 run=(-i "$work/inventory.yml" -e @"$work/vars.yml")
 
 step "check mode before anything exists"

@@ -3,6 +3,11 @@
 # to rebuild, and never half-published when a build fails.
 set -euo pipefail
 repo=${KVM_AUTO_TEMPLATE_REPO:-/var/lib/cyris-kvm-auto/templates}
+# Under ansible-test the repository comes from the file scripts/ansible-test.sh writes.
+config=../../integration_config.yml
+if [ -f "$config" ]; then
+    repo=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["kvm_auto_test_template_repo"])' "$config")
+fi
 playbook=cyris.kvm_auto.build_template_repo
 scratch=$(mktemp -d)
 cleanup() {

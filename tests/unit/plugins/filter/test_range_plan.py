@@ -21,6 +21,8 @@ from ansible_collections.cyris.kvm_auto.plugins.filter.range_plan import (
     parse_templates,
     range_destroy_targets,
     range_details,
+    range_host_files,
+    range_host_patterns,
     range_host_problems,
     range_plan,
 )
@@ -79,7 +81,19 @@ def range_dir(tmp_path):
 
 
 def test_filters_are_registered():
-    assert sorted(FilterModule().filters()) == ['range_destroy_targets', 'range_details', 'range_host_problems', 'range_plan']
+    assert sorted(FilterModule().filters()) == ['range_destroy_targets', 'range_details', 'range_host_files',
+                                                'range_host_patterns', 'range_host_problems', 'range_plan']
+
+
+def test_host_files_and_patterns():
+    images = {'kvmauto-debian-12-0123456789ab.qcow2': {'changed': False, 'checksum': 'sha256:' + '5c' * 32},
+              'kvmauto-debian-12-ba9876543210.qcow2': {'changed': True, 'osinfo': None}}
+    assert range_host_files(images) == {'kvmauto-debian-12-0123456789ab.qcow2': 'kvmauto-debian-12-0123456789ab.' + '5c' * 8 + '.qcow2',
+                                        'kvmauto-debian-12-ba9876543210.qcow2': None}
+    assert range_host_patterns(sorted(images)) == {'kvmauto-debian-12-0123456789ab.qcow2': 'kvmauto-debian-12-0123456789ab.*.qcow2',
+                                                   'kvmauto-debian-12-ba9876543210.qcow2': 'kvmauto-debian-12-ba9876543210.*.qcow2'}
+    with pytest.raises(AnsibleFilterError, match='image kvmauto-x.qcow2: .* is not a sha256 checksum'):
+        range_host_files({'kvmauto-x.qcow2': {'checksum': 'md5:00'}})
 
 
 def test_plan_from_yaml_text(range_dir):
@@ -170,12 +184,13 @@ def test_range_details_from_module_results(range_dir):
          'interfaces': [{'mac': '52:54:00:6a:0b:09', 'network': 'default', 'model': 'virtio'}]},
         {'skipped': True},
     ]
-    image_results = [{'path': '/var/lib/cyris-kvm-auto/images/' + plan['images'][0]['name'], 'checksum': 'sha256:ab'}]
+    image_results = [{'path': '/var/lib/cyris-kvm-auto/images/' + plan['images'][0]['name'], 'checksum': 'sha256:' + 'ab' * 32}]
     details = range_details(plan, vm_results, [LEASES], image_results)
     domains = details['guests'][0]['domains']
     assert [(d['name'], d['uuid'], d['address']) for d in domains] == [
         ('desktop_cr42_1_1', 'u1', '192.168.122.57'), ('desktop_cr42_1_2', 'u2', None)]
-    assert details['images'][0]['checksum'] == 'sha256:ab'
+    assert details['images'][0]['checksum'] == 'sha256:' + 'ab' * 32
+    assert details['images'][0]['host_file'] == plan['images'][0]['name'][:-len('.qcow2')] + '.' + 'ab' * 8 + '.qcow2'
     assert details['guests'][0]['accounts'] == ['trainee']
     assert details['range_id'] == '42'
 

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import fnmatch
 import glob
 import json
 import os
@@ -19,6 +20,8 @@ import yaml
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_range import (
     RangeError,
     clone_name,
+    host_image_file,
+    host_image_pattern,
     final_accounts,
     image_file_name,
     plain,
@@ -351,15 +354,37 @@ def test_details_hold_domains_macs_addresses_and_no_passwords():
     shared = result['images'][0]['name'] if result['images'][0]['guests'] == ['desktop', 'webserver'] else result['images'][1]['name']
     vm_results = {'desktop_cr123_1_1': {'state': 'running', 'uuid': 'u-1',
                                         'interfaces': [{'mac': '52:54:00:AA:BB:01', 'network': 'cyris'}]}}
-    details = range_details(result, vm_results, {'52:54:00:aa:bb:01': '10.0.0.5'}, {shared: {'checksum': 'abc'}})
+    details = range_details(result, vm_results, {'52:54:00:aa:bb:01': '10.0.0.5'}, {shared: {'checksum': 'sha256:' + '0a' * 32}})
     text = yaml.safe_dump(details)
     for secret in secrets_in(data):
         assert secret not in text
     desktop = details['guests'][0]
-    assert desktop['accounts'] == ['trainee'] and desktop['image_checksum'] == 'abc'
+    assert desktop['accounts'] == ['trainee'] and desktop['image_checksum'] == 'sha256:' + '0a' * 32
     first = desktop['domains'][0]
     assert (first['name'], first['state'], first['address']) == ('desktop_cr123_1_1', 'running', '10.0.0.5')
     assert first['interfaces'] == [{'mac': '52:54:00:aa:bb:01', 'network': 'cyris', 'address': '10.0.0.5'}]
     assert desktop['domains'][1]['state'] is None
     assert [h['id'] for h in details['hosts']] == ['host_1', 'host_2']
     assert 'tasks' not in text
+
+
+# ---------------------------------------------------------------- image files on the hosts
+
+@pytest.mark.parametrize('name, checksum, expected', [
+    ('kvmauto-debian-12-0123456789ab.qcow2', 'sha256:' + 'f0' * 32, 'kvmauto-debian-12-0123456789ab.' + 'f0' * 8 + '.qcow2'),
+    ('kvmauto-debian-12-0123456789ab.qcow2', 'e1' * 32, 'kvmauto-debian-12-0123456789ab.' + 'e1' * 8 + '.qcow2'),
+    ('kvmauto-debian-12-0123456789ab.qcow2', None, None),
+    ('kvmauto-debian-12-0123456789ab.qcow2', '', None),
+])
+def test_host_image_file_is_named_after_the_content(name, checksum, expected):
+    assert host_image_file(name, checksum) == expected
+    if expected:
+        assert fnmatch.fnmatchcase(expected, host_image_pattern(name))
+        # Another image's files never match.
+        assert not fnmatch.fnmatchcase(expected, host_image_pattern('kvmauto-debian-12-0123456789ac.qcow2'))
+
+
+@pytest.mark.parametrize('checksum', ['sha256:abc', 'sha1:' + 'a' * 40, 'sha256:' + 'G' * 64, 'sha256:../' + 'a' * 61])
+def test_host_image_file_refuses_what_is_not_a_sha256(checksum):
+    with pytest.raises(ValueError, match='is not a sha256 checksum'):
+        host_image_file('kvmauto-debian-12-0123456789ab.qcow2', checksum)

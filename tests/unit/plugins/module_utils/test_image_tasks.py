@@ -7,10 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import subprocess
+
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import (
-    FIREWALL_UNIT_TEXT, ImageInputError, check_hostname, failed_field, final_passwords, firewall_ruleset,
+    FIREWALL_UNIT_TEXT, STEP_FUNCTIONS, ImageInputError, check_hostname, failed_field, final_passwords, firewall_ruleset,
     normalize_tasks, plan_build, secret_fields)
 
 STAGE = '/stage'
@@ -197,9 +199,12 @@ def test_secret_fields():
 # Translation into operations.
 
 def script_of(result, number=0):
+    """The lines of a step script: its two header lines, then the steps (the shell functions left out)."""
     path, text, mode = [f for f in result['files'] if f[0] == '/stage/steps-%d.sh' % number][0]
     assert mode == 0o600
-    return text.splitlines()
+    head, functions, steps = text.partition(STEP_FUNCTIONS)
+    assert functions and len(head.splitlines()) == 2
+    return head.splitlines() + steps.splitlines()
 
 
 def test_plan_accounts_rename_and_passwords():
@@ -216,15 +221,12 @@ def test_plan_accounts_rename_and_passwords():
         "echo 'kvm-auto-step: tasks[0].add_account[0]' >&2",
         "useradd -m -s /bin/bash -c 'Dan O'\"'\"'Neil' daniel || exit 1",
         "echo 'kvm-auto-step: tasks[1].modify_account[0]' >&2",
-        "usermod -l trainee daniel"
-        " && if getent group daniel >/dev/null && ! getent group trainee >/dev/null; then groupmod -n trainee daniel; fi"
-        ' && if [ "$(getent passwd trainee | cut -d: -f6)" = /home/daniel ]; then usermod -d /home/trainee -m trainee; fi'
-        ' || exit 1',
+        "kvm_auto_rename daniel trainee || exit 1",
         "echo 'kvm-auto-step: tasks[2].modify_account[0].new_passwd' >&2",
-        "id -u root >/dev/null 2>&1 || { echo 'account root does not exist, so its password cannot be set' >&2; exit 1; }"
+        "kvm_auto_account root || { echo 'account root does not exist, so its password cannot be set' >&2; exit 1; }"
         " || exit 1",
         "echo 'kvm-auto-step: tasks[0].add_account[0].passwd' >&2",
-        "id -u trainee >/dev/null 2>&1 || { echo 'account trainee does not exist, so its password cannot be set' >&2; "
+        "kvm_auto_account trainee || { echo 'account trainee does not exist, so its password cannot be set' >&2; "
         "exit 1; } || exit 1",
     ]
     assert [f for f in result['files'] if 'password' in f[0]] == [
@@ -233,6 +235,22 @@ def test_plan_accounts_rename_and_passwords():
     assert result['password_accounts'] == ['root', 'trainee']
     for line in result['lines'] + script_of(result):
         assert 'S3cret!' not in line and 'R00t pw' not in line
+
+
+@pytest.mark.parametrize('call, rc, out', [
+    ('kvm_auto_account root && echo "$kvm_auto_home"', 0, '/root\n'),
+    ('kvm_auto_account nosuchaccount-kvmauto || echo "missing:$kvm_auto_home"', 0, 'missing:\n'),
+    ('kvm_auto_account roo', 1, ''),
+    ('kvm_auto_group root && echo yes', 0, 'yes\n'),
+    ('kvm_auto_group nosuchgroup-kvmauto', 1, ''),
+    ('kvm_auto_rename nosuchaccount-kvmauto other', 1, ''),
+])
+def test_step_functions_read_the_account_files(call, rc, out):
+    """The shell functions of the step scripts, run by the system's sh on this host's own files."""
+    proc = subprocess.run(['sh', '-c', STEP_FUNCTIONS + call], capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout) == (rc, out), proc.stderr
+    if 'rename' in call:
+        assert proc.stderr == 'account nosuchaccount-kvmauto does not exist, so it cannot be renamed\n'
 
 
 def test_plan_without_root_password_disables_it():

@@ -25,7 +25,7 @@ DEFINED = '''<domain type='qemu'>
       <libosinfo:os id="http://libosinfo.org/linux/2022"/>
     </libosinfo:libosinfo>
     <kvmauto:vm xmlns:kvmauto="https://github.com/cyris-kvm-auto/cyris.kvm_auto/vm/1">
-      <kvmauto:image path="/srv/base.qcow2" format="qcow2"/>
+      <kvmauto:image path="/srv/base.qcow2" format="qcow2" size="196616" mtime_ns="1795643698155297356"/>
       <kvmauto:osinfo id="linux2022"/>
       <kvmauto:disk path="/var/lib/libvirt/images/g.qcow2" mode="overlay"/>
     </kvmauto:vm>
@@ -116,6 +116,7 @@ def test_parse_domain_xml():
     assert parsed['console_log'] == '/var/log/libvirt/qemu/g-console.log'
     assert parsed['osinfo_url'] == 'http://libosinfo.org/linux/2022'
     assert parsed['ours'] == {'image': '/srv/base.qcow2', 'image_format': 'qcow2', 'osinfo': 'linux2022',
+                              'image_identity': {'size': 196616, 'mtime_ns': 1795643698155297356},
                               'disks': [{'path': '/var/lib/libvirt/images/g.qcow2', 'mode': 'overlay'}]}
 
 

@@ -100,6 +100,7 @@ def test_create_check_real_rerun(conn, args, base):
     assert any(c.startswith('/usr/bin/virt-install --connect test:///default --name web_cr1_1_1') for c in result['commands'])
     domain = defined(conn)
     assert domain['ours'] == {'image': base, 'image_format': 'qcow2', 'osinfo': 'linux2022',
+                              'image_identity': {'size': os.path.getsize(base), 'mtime_ns': os.stat(base).st_mtime_ns},
                               'disks': [{'path': disk, 'mode': 'overlay'}]}
     assert domain['uuid'] == result['uuid']
 
@@ -200,6 +201,30 @@ def test_absent_removes_domain_and_overlay_keeps_base(conn, args, base):
     assert [d.name() for d in conn.listAllDomains() if d.name().startswith('web')] == ['web_cr1_1_2']
     result = run(dict(args, state='absent'))[0]
     assert result['changed'] is False
+
+
+@pytest.mark.parametrize('replace', ['rebuilt', 'removed'])
+def test_replaced_base_under_an_overlay_is_refused(conn, args, base, replace):
+    """A base rebuilt in place (or gone) would turn the overlay into a corrupt disk at the next boot."""
+    run(args)
+    staged = base + '.new'
+    subprocess.check_call(['qemu-img', 'create', '-q', '-f', 'qcow2', staged, '64M'])
+    os.utime(staged, ns=(1, 1))
+    if replace == 'rebuilt':
+        os.rename(staged, base)
+        expected = 'guest web_cr1_1_1: image %s was replaced after the overlay disk' % base
+    else:
+        os.unlink(base)
+        expected = 'guest web_cr1_1_1: image %s, the base of the overlay disk' % base
+    for state, check_mode in (('running', True), ('running', False), ('stopped', False)):
+        result = run(dict(args, state=state), check_mode=check_mode)[0]
+        assert result['failed'] is True and result['msg'].startswith(expected), result['msg']
+        assert 'remove the guest (state=absent)' in result['msg']
+    assert conn.lookupByName('web_cr1_1_1').isActive()
+    # Removing the guest is the way out, and it leaves the (new) base alone.
+    assert run(dict(args, state='absent'))[0]['changed'] is True
+    assert os.listdir(args['disk_dir']) == []
+    assert os.path.exists(base) == (replace == 'rebuilt')
 
 
 def test_existing_disk_is_used_never_overwritten_nor_deleted(conn, args):

@@ -191,6 +191,7 @@ DOMAIN = '''<domain type="kvm">
 
 def test_set_metadata_round_trip_and_replaces_old():
     ours = {'image': '/srv/base.qcow2', 'image_format': 'qcow2', 'osinfo': 'linux2022',
+            'image_identity': {'size': 196616, 'mtime_ns': 1795643698155297356},
             'disks': [{'path': '/var/lib/libvirt/images/g.qcow2', 'mode': 'overlay'}]}
     xml = set_metadata(DOMAIN, ours)
     parsed = parse_domain_xml(xml)
@@ -204,4 +205,5 @@ def test_set_metadata_round_trip_and_replaces_old():
 def test_set_metadata_adds_metadata_element_after_uuid():
     xml = set_metadata('<domain><name>g</name><uuid>u</uuid><memory>1</memory></domain>', {'disks': []})
     assert xml.index('<uuid>') < xml.index('<metadata>') < xml.index('<memory>')
-    assert parse_domain_xml(xml)['ours'] == {'image': None, 'image_format': None, 'osinfo': None, 'disks': []}
+    assert parse_domain_xml(xml)['ours'] == {'image': None, 'image_format': None, 'image_identity': None, 'osinfo': None,
+                                             'disks': []}
