@@ -4,7 +4,8 @@
 #   lint    ansible-lint (production profile) and the changelog lint
 #   sanity  ansible-test sanity for ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
 #   build   the collection builds into a tarball that installs and that ansible-doc reads
-#   e2e     ansible-test integration targets that build, boot and check real guests
+#   e2e     ansible-test integration targets that build, boot and check real guests, and the
+#           molecule scenario of the kvm_auto_range role
 #
 #   scripts/test.sh                 # every tier
 #   scripts/test.sh unit lint       # only the named tiers
@@ -49,7 +50,10 @@ for tier in "${tiers[@]}"; do
             for target in template_repo kvm_auto_image kvm_auto_vm range; do
                 run_tier "e2e $target" 2.19 "$here/ansible-test.sh" --core 2.19 integration --local \
                     --python 3.11 --allow-destructive --allow-root --color no "$target"
-            done ;;
+            done
+            # The range role once more, given as variables, through its molecule scenario.
+            run_tier "e2e molecule kvm_auto_range" 2.19 env NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 \
+                sh -c 'cd roles/kvm_auto_range && exec molecule test' ;;
         *) echo "unknown tier $tier (unit lint sanity build e2e)" >&2; exit 2 ;;
     esac
 done

@@ -51,6 +51,9 @@ run=(-i "$work/inventory.yml" -e @"$work/vars.yml")
 step "check mode before anything exists"
 ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/check-cold.log"
 ansible-playbook nothing.yml "$@"
+# ... and it says which guests it would create.
+grep -q 'Would create (or update) once their image is built and on their host: desktop_cr901_1_1, desktop_cr901_1_2, webserver_cr901_2_1, attacker_cr901_2_1' \
+  "$work/check-cold.log" || { echo "FAIL: check mode did not name the guests it would create" >&2; exit 1; }
 
 step "deploy"
 ansible-playbook deploy.yml "${run[@]}" "$@" | tee "$work/deploy.log"
