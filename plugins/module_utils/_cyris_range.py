@@ -847,16 +847,17 @@ def host_image_file(name, checksum):
     digest = checksum.split(':', 1)[-1]
     if not re.match(r'^[0-9a-f]{64}$', digest):
         raise ValueError('%r is not a sha256 checksum' % (checksum,))
-    suffix = '.' + IMAGE_FORMAT
-    stem = name[:-len(suffix)] if name.endswith(suffix) else name
-    return '%s.%s%s' % (stem, digest[:16], suffix)
+    return '%s.%s.%s' % (_image_stem(name), digest[:16], IMAGE_FORMAT)
 
 
 def host_image_pattern(name):
     """A shell pattern matching every ``host_image_file`` of image ``name``."""
+    return '%s.*.%s' % (_image_stem(name), IMAGE_FORMAT)
+
+
+def _image_stem(name):
     suffix = '.' + IMAGE_FORMAT
-    stem = name[:-len(suffix)] if name.endswith(suffix) else name
-    return '%s.*%s' % (stem, suffix)
+    return name[:-len(suffix)] if name.endswith(suffix) else name
 
 
 def clone_name(guest_id, range_id, instance, index):
