@@ -135,14 +135,10 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_range import (
-    RangeError,
-    host_image_file,
-    host_image_pattern,
-    plain,
-    plan_range,
-    range_details as _range_details,
-)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import range_details as _range_details
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file, host_image_pattern
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range
 
 import yaml
 

@@ -17,17 +17,11 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_range import (
-    RangeError,
-    clone_name,
-    host_image_file,
-    host_image_pattern,
-    final_accounts,
-    image_file_name,
-    plain,
-    plan_range,
-    range_details,
-)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import range_details
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file, host_image_pattern, image_file_name
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import clone_name, plan_range
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import final_accounts
 
 DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'data', 'ranges')
 GIB = 1024 ** 3
