@@ -48,7 +48,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_clones impor
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import image_config, image_file_name
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import split_sections
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import final_accounts
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, check_hosts, declared_ids
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_hosts import check_hosts
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, declared_ids
 
 __all__ = ['RangeError', 'plan_range']
 

@@ -5,7 +5,7 @@
 
 # This module_utils file is private to the cyris.kvm_auto collection: its API may change at any time.
 
-"""Validation of the host_settings and guest_settings sections of a range description."""
+"""Validation of the guest_settings section of a range description."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,55 +27,19 @@ VCPUS_RANGE = (1, 32)
 MEMORY_RANGE = (256, 32768)
 GRAPHICS_PORT_RANGE = (1024, 65535)
 
-HOST_KEYS = ('id', 'mgmt_addr', 'virbr_addr', 'account')
 GUEST_COMMON_KEYS = ('id', 'basevm_type', 'basevm_host', 'basevm_config_file', 'basevm_os_type', 'ip_addr', 'tasks')
 GUEST_VM_KEYS = ('vcpus', 'memory', 'graphics_type', 'graphics_port', 'graphics_listen', 'console_type',
                  'network_model', 'os_variant', 'boot_options', 'cpu_model', 'extra_args')
 GUEST_IMAGE_KEYS = ('image_name', 'disk_size')
 
-_ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$')
 # Guest ids also appear in topology members ("desktop.eth0"), so no dots.
 _GUEST_ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$')
-_ADDR_RE = re.compile(r'^[A-Za-z0-9_.:-]{1,253}$')
 _IPV4_RE = re.compile(r'^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$')
 _IP_RE = re.compile(r'^[0-9A-Fa-f.:]{2,45}$')
-_POSIX_ACCOUNT_RE = re.compile(r'^[a-z_][a-z0-9_-]{0,30}\$?$')
 _TEMPLATE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _OSINFO_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _PACKAGE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._@:~-]{0,127}$')
 _OPTION_TEXT_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9,.=:_+-]{0,255}$')
-
-
-def check_hosts(raw, chk):
-    """Validated host entries: list of dicts {id, mgmt_addr, account, virbr_addr}."""
-    hosts = []
-    items = chk.sequence('host_settings', raw)
-    if items is None:
-        return hosts
-    seen = {}
-    for pos, item in enumerate(items):
-        base = 'host_settings[%d]' % pos
-        if chk.mapping(base, item) is None:
-            continue
-        ident = item.get('id')
-        place = '%s (id=%s)' % (base, ident) if isinstance(ident, _TEXT_TYPES + (int,)) else base
-        chk.unknown_keys(place, item, HOST_KEYS)
-        host = {}
-        for key, pattern, what in (('id', _ID_RE, 'a host id (letters, digits, _ . -)'),
-                                   ('mgmt_addr', _ADDR_RE, 'a host name or address'),
-                                   ('account', _POSIX_ACCOUNT_RE, 'a POSIX account name')):
-            if chk.required(place, item, key):
-                host[key] = chk.text('%s.%s' % (place, key), item[key], pattern, what)
-        if item.get('virbr_addr') is not None:
-            host['virbr_addr'] = chk.text(place + '.virbr_addr', item['virbr_addr'], _IPV4_RE, 'an IPv4 address')
-        if host.get('id'):
-            if host['id'] in seen:
-                chk.error(place + '.id', '%s is already the id of host_settings[%d]' % (show(host['id']), seen[host['id']]))
-                continue
-            seen[host['id']] = pos
-        if all(host.get(k) for k in ('id', 'mgmt_addr', 'account')):
-            hosts.append(host)
-    return hosts
 
 
 def _check_extra_args(place, value, chk):
