@@ -10,7 +10,7 @@ core=2.19
 if [ "${1:-}" = --core ]; then core=$2; shift 2; fi
 # shellcheck source=scripts/env.sh
 . "$here/env.sh" "$core"
-tree="$KVM_AUTO_CACHE/ansible-test/$core/ansible_collections/cyris/kvm_auto"
+tree="$KVM_AUTO_WORK/ansible-test/$core/ansible_collections/cyris/kvm_auto"
 mkdir -p "$tree"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard) |
   rsync -a --delete --from0 --files-from=- "$top/" "$tree/"

@@ -5,8 +5,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-playbook=deploy_range.yml
-[ "${1:-}" = --destroy ] && playbook=destroy_range.yml
+case ${1:-} in
+    "") playbook=deploy_range.yml ;;
+    --destroy) playbook=destroy_range.yml ;;
+    *) echo "usage: scripts/deploy-example.sh [--destroy]" >&2; exit 2 ;;
+esac
+set --  # env.sh takes the ansible-core major from its first argument
 "$here/setup.sh"
 # shellcheck source=scripts/env.sh
 . "$here/env.sh"
@@ -15,7 +19,9 @@ if ! virsh --connect qemu:///system net-info cyris-isolated >/dev/null 2>&1; the
     virsh --connect qemu:///system net-define "$top/examples/networks/cyris-isolated.xml"
 fi
 virsh --connect qemu:///system net-autostart cyris-isolated >/dev/null
-if ! virsh --connect qemu:///system net-info cyris-isolated | grep -q '^Active: *yes'; then
+# Captured first: piped into grep -q under pipefail, virsh can die of SIGPIPE and the test fail.
+network=$(virsh --connect qemu:///system net-info cyris-isolated)
+if ! grep -q '^Active: *yes' <<<"$network"; then
     virsh --connect qemu:///system net-start cyris-isolated
 fi
 

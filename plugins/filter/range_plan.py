@@ -3,381 +3,161 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters that expose the CyRIS range planner to the cyris.kvm_auto.kvm_auto_range role."""
+"""Filters that expose the CyRIS range planner to the cyris.kvm_auto.kvm_auto_range role.
+
+Glue only: each filter turns Ansible's values into plain data and calls the planner in
+plugins/module_utils/_range_*.py. The documentation of each filter is in plugins/filter/NAME.yml.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: range_plan
-short_description: Validate a CyRIS range description and plan its deployment
-version_added: 0.1.0
-author:
-  - cyris.kvm_auto contributors (@cyris-kvm-auto)
-description:
-  - Checks a whole CyRIS range description (list form or mapping form) and fails listing every
-    error at once, each with its place (for example a bad disk size of the third guest is reported
-    at C(guest_settings[2].disk_size), with the guest id, the value and the rule). Password values
-    never appear in a message.
-  - Returns the plan the C(cyris.kvm_auto.kvm_auto_range) role executes. kvm-auto guests are grouped by the
-    configuration that shapes their disk (template, disk size, format, tasks); each group is built
-    once, as C(kvmauto-<image_name>-<12 hex>.qcow2), whatever the guests' vcpus or memory.
-  - Clones are named C(<guest>_cr<range>_<instance>_<index>); instances are numbered across the
-    whole range so names never collide between hosts.
-options:
-  _input:
-    description:
-      - The range description, as YAML text or as already parsed data.
-    type: raw
-    required: true
-  public:
-    description:
-      - Leave the tasks (which hold passwords) out of the returned images, so the result can be shown.
-    type: bool
-    default: false
-  variables:
-    description:
-      - The description came from role variables; C(host_settings) may then be missing, and the
-        controller (C(localhost)) is the only host.
-    type: bool
-    default: false
-  range_id:
-    description:
-      - Range id when the description has no C(clone_settings); checked against C(range_id) otherwise.
-    type: raw
-  templates:
-    description:
-      - Templates the virt-builder repository offers, to check C(image_name) and C(disk_size) against.
-      - The JSON text or data of C(virt-builder --list --list-format json), a list of names, or a
-        mapping of names to sizes in bytes. When omitted, template names are not checked here.
-    type: raw
-  inventory_hosts:
-    description: Names of the inventory hosts (C(groups['all'])).
-    type: list
-    elements: str
-  inventory_host_ids:
-    description: Inventory host name to C(kvm_auto_range_host_id) for the hosts that set that variable.
-    type: dict
-  salt:
-    description:
-      - Per-controller secret mixed into image names, so a name reveals nothing about the passwords
-        in the image configuration.
-    type: str
-  base_dir:
-    description: Directory that relative controller paths in tasks (copy_content, firewall_rules) are relative to.
-    type: path
-  check_files:
-    description:
-      - Check that the controller files the tasks copy exist, and include their content digests in the
-        image names (a changed file gives a new image).
-    type: bool
-    default: true
-  missing_files_ok:
-    description:
-      - With O(check_files), a missing file is not an error (destroy still finds the images of the files
-        that exist).
-    type: bool
-    default: false
-'''
+from ansible.module_utils.common.text.converters import to_text
 
-EXAMPLES = r'''
-- name: Plan a range file
-  ansible.builtin.set_fact:
-    range_plan: "{{ lookup('ansible.builtin.file', 'range.yml') | cyris.kvm_auto.range_plan(public=true) }}"
-
-- name: Show its domain names
-  ansible.builtin.debug:
-    msg: "{{ range_plan.vms | map(attribute='name') }}"
-'''
-
-RETURN = r'''
-_value:
-  description: The plan.
-  type: dict
-  contains:
-    range_id:
-      description: The range id.
-      type: str
-    hosts:
-      description: Hosts of the range with C(inventory_host), C(add_host) (not in the inventory), C(used), C(vms).
-      type: list
-      elements: dict
-    images:
-      description:
-        - One entry per image to build, with C(name) (file name), C(image_name), C(disk_size), C(format),
-          C(tasks) (unless O(public)), C(guests) and C(hosts) that need it.
-      type: list
-      elements: dict
-    copies:
-      description: Each (C(image), C(host), C(inventory_host)) pair once.
-      type: list
-      elements: dict
-    vms:
-      description: Every domain to create, with its placement and settings.
-      type: list
-      elements: dict
-    guests:
-      description: Guest summaries (id, type, image, account names).
-      type: list
-      elements: dict
-    warnings:
-      description: Things worth knowing that do not stop the deployment.
-      type: list
-      elements: str
-'''
-
-import hashlib
-import json
-import os
-import re
-
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.text.converters import to_bytes, to_text
-
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files import (
+    file_digest, same_filesystem, tolerant_digest)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import host_checks, host_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import range_details as _range_details
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file, host_image_pattern
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
+    HOST_DIR_VARS, batches, copy_ssh_args, deploy_steps, host_dirs, host_layout, pending_guests, run_report)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
+    destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range, public_view, summary
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import load_range
 
-import yaml
+# Without the controller's key (check mode before the first run, or a destroy of a range never
+# deployed from here) no image of this controller exists yet: any fixed key names images that are
+# not there, and none gives an unkeyed digest of the passwords.
+_NO_KEY = 'no-image-built-on-this-controller-yet'
 
-_CHUNK = 1024 * 1024
-
-
-def _parse(data):
-    if not isinstance(data, (str, bytes)):
-        return data
-    try:
-        return yaml.safe_load(to_text(data))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, 'problem_mark', None)
-        where = ' at line %d column %d' % (mark.line + 1, mark.column + 1) if mark else ''
-        problem = getattr(exc, 'problem', None) or 'not valid YAML'
-        raise AnsibleFilterError('the range description is not valid YAML%s: %s' % (where, problem)) from exc
+# The variables of an inventory host that the plan reads.
+_INVENTORY_VARS = ('kvm_auto_range_host_id', 'ansible_connection') + HOST_DIR_VARS
 
 
-def parse_templates(templates):
-    """Names (and sizes) of templates from virt-builder's JSON list, a list or a mapping."""
-    if templates is None or templates == '':
-        return None
-    if isinstance(templates, (str, bytes)):
+def _inventory_vars(hostvars, names):
+    """Inventory host -> the variables of _INVENTORY_VARS it has (templated by Ansible on access)."""
+    found = {}
+    for name in names or ():
         try:
-            templates = json.loads(to_text(templates))
-        except ValueError as exc:
-            raise AnsibleFilterError('templates: not the JSON of virt-builder --list --list-format json') from exc
-    templates = plain(templates)
-    if isinstance(templates, dict) and 'templates' in templates:
-        found = {}
-        for entry in templates['templates'] or ():
-            name = entry.get('os-version')
-            if name:
-                found[name] = entry.get('size')
-        return found
-    return templates
+            own = hostvars[name]
+        except KeyError:
+            continue
+        found[name] = dict((key, plain(own[key])) for key in _INVENTORY_VARS if key in own)
+    return found
 
 
-def file_digest(path):
-    """SHA-256 over a controller file's content, or over a directory's names and contents; None when missing."""
-    b_path = to_bytes(path, errors='surrogate_or_strict')
-    digest = hashlib.sha256()
-    if os.path.isfile(b_path):
-        _hash_file(digest, b_path)
-        return digest.hexdigest()
-    if os.path.isdir(b_path):
-        for root, dirs, files in os.walk(b_path):
-            dirs.sort()
-            for name in sorted(files):
-                full = os.path.join(root, name)
-                digest.update(os.path.relpath(full, b_path) + b'\0')
-                if os.path.isfile(full):
-                    _hash_file(digest, full)
-        return digest.hexdigest()
-    return None
-
-
-def _hash_file(digest, b_path):
-    with open(b_path, 'rb') as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b''):
-            digest.update(block)
-
-
-def _tolerant_digest(path):
-    # Destroy names images as deploy did, but a file removed since must not stop it.
-    return file_digest(path) or 'missing'
-
-
-def range_plan(data, public=False, variables=False, range_id=None, templates=None, inventory_hosts=None,
-               inventory_host_ids=None, salt=None, base_dir=None, check_files=True, missing_files_ok=False):
-    """Validate and plan; raise AnsibleFilterError listing every error."""
+def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=None, salt=None, base_dir=None,
+               variables=False, range_id=None, check_files=True, missing_files_ok=False):
+    """The whole plan of a range, computed once; ``errors`` lists every problem instead of raising."""
+    settings = plain(settings)
+    names = plain(inventory_hosts or [])
+    # The implicit localhost is in no group, yet may set its directories like any host.
+    inventory = _inventory_vars(hostvars or {}, names + ['localhost'])
     digest = None
     if check_files:
-        digest = _tolerant_digest if missing_files_ok else file_digest
+        digest = tolerant_digest if missing_files_ok else file_digest
+    if variables:
+        # Sections given as role variables: an empty one is a section left out.
+        data = dict((k, v) for k, v in plain(data).items() if v or k == 'guest_settings')
     try:
         plan = plan_range(
-            _parse(data), variables=variables, range_id=None if range_id is None else to_text(range_id),
-            templates=parse_templates(templates), inventory_hosts=plain(inventory_hosts or []),
-            inventory_host_ids=plain(inventory_host_ids or {}), salt=to_text(salt) if salt else None,
-            base_dir=to_text(base_dir) if base_dir else None, file_digest=digest)
+            load_range(data), variables=variables, range_id=None if range_id in (None, '') else to_text(range_id),
+            templates=plain(templates) if templates else None, inventory_hosts=names,
+            inventory_host_ids=dict((n, v['kvm_auto_range_host_id']) for n, v in inventory.items()
+                                    if 'kvm_auto_range_host_id' in v),
+            salt=to_text(salt) if salt else _NO_KEY, base_dir=to_text(base_dir) if base_dir else None,
+            file_digest=digest, address_prefix=settings.get('address_prefix') or None)
+        plan['layout'] = host_layout(plan, inventory, settings)
     except RangeError as exc:
-        raise AnsibleFilterError(exc.message()) from None
-    if public:
-        for image in plan['images']:
-            image['task_types'] = [list(task)[0] for task in image.pop('tasks')]
+        return {'errors': exc.errors, 'range_id': None}
+    used = [h['inventory_host'] for h in plan['layout'] if h['used']]
+    plan.update(
+        errors=[],
+        used_hosts=sorted(set(used), key=used.index),
+        host_dirs=host_dirs(plan['layout']),
+        hosts_to_add=[h for h in plan['layout'] if h['add_host'] and h['used']],
+        host_checks=host_checks(sorted(set(used), key=used.index), settings['uri'], settings['network'],
+                                shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
+                                route_hosts=set(n['inventory_host'] for n in plan['networks'])),
+        build_batches=batches([i['name'] for i in plan['images']], settings['build_parallel']),
+        images_by_name=dict((i['name'], i) for i in plan['images']),
+        summary=summary(plan),
+    )
     return plan
 
 
-def range_details(plan, vm_results=None, leases=None, image_results=None):
-    """The range details file content from the plan and what the modules returned.
+def range_public(plan):
+    """The plan without the guests' tasks (which hold passwords), safe to show."""
+    return public_view(plain(plan))
 
-    ``vm_results``: kvm_auto_vm results (each with ``name``); ``leases``: texts of
-    ``virsh net-dhcp-leases``; ``image_results``: kvm_auto_image results (each with ``path``).
-    """
+
+def range_deploy_steps(plan, build_results, settings):
+    """Copies, links and each guest's kvm_auto_vm arguments, once the builds are known."""
     plan = plain(plan)
-    by_name = {}
-    for result in plain(vm_results or []):
-        if isinstance(result, dict) and result.get('name'):
-            by_name[result['name']] = result
+    settings = plain(settings)
+    steps = deploy_steps(plan, plan['layout'], plain(build_results or []), settings['build_dir'], settings['network'],
+                         link_local=settings['link_local_images'], same_filesystem=same_filesystem)
+    steps['guest_batches'] = batches(steps['guests'], settings['boot_parallel'])
+    return steps
+
+
+def range_pending_guests(steps, copy_results=None, link_results=None, check_mode=False, network_results=None):
+    """Guests a check-mode run cannot look at yet (their base image or a network is not on their host)."""
+    return pending_guests(plain(steps), plain(copy_results or []), plain(link_results or []), check_mode,
+                          plain(network_results or []))
+
+
+def range_report(plan, build_results=None, copy_results=None, link_results=None, vm_results=None):
+    """What this run did."""
+    return run_report(plain(plan), plain(build_results or []), plain(copy_results or []),
+                      plain(link_results or []), plain(vm_results or []))
+
+
+def range_details(plan, vm_results=None, leases=None, build_results=None):
+    """The range details file content from the plan and what the modules returned."""
+    plan = plain(plan)
+    by_name = dict((r['name'], r) for r in plain(vm_results or []) if isinstance(r, dict) and r.get('name'))
     images = {}
-    for result in plain(image_results or []):
+    for result in plain(build_results or []):
         if isinstance(result, dict) and result.get('path'):
-            images[os.path.basename(result['path'])] = result
-    return _range_details(plan, by_name, parse_leases(leases), images)
+            images[result['path'].rsplit('/', 1)[-1]] = result
+    return _range_details(plan, by_name, parse_leases(plain(leases or [])), images)
+
+
+def range_inventory(details):
+    """The deployed guests as in-memory inventory hosts."""
+    return inventory_entries(plain(details))
 
 
 def range_destroy_targets(plan, recorded=None):
-    """What destroy removes: the plan's guests, copies and images, plus those the last deployment's
-    details file (``recorded``) lists and the plan no longer has.
-
-    Returns {vms, copies, images, unreachable}; ``vms`` and ``copies`` carry ``inventory_host``, and
-    ``unreachable`` names recorded guests whose host the plan no longer knows.
-    """
+    """What destroy removes, with the directories to remove it from."""
     plan = plain(plan)
-    recorded = plain(recorded) if isinstance(recorded, dict) else {}
-    known = dict((h['id'], h['inventory_host']) for h in plan['hosts'])
-    inventory = set(known.values())
-    vms = [{'name': vm['name'], 'inventory_host': vm['inventory_host']} for vm in plan['vms']]
-    unreachable = []
-    for guest in recorded.get('guests') or ():
-        for domain in guest.get('domains') or ():
-            entry = {'name': domain.get('name'), 'inventory_host': domain.get('inventory_host')}
-            if not entry['name'] or entry in vms:
-                continue
-            if entry['inventory_host'] in inventory:
-                vms.append(entry)
-            else:
-                unreachable.append('%s on %s' % (entry['name'], entry['inventory_host']))
-    copies = [{'image': c['image'], 'inventory_host': c['inventory_host']} for c in plan['copies']]
-    images = [i['name'] for i in plan['images']]
-    for image in recorded.get('images') or ():
-        if image.get('name') and image['name'] not in images:
-            images.append(image['name'])
-        for host in image.get('hosts') or ():
-            entry = {'image': image.get('name'), 'inventory_host': known.get(host)}
-            if entry['image'] and entry['inventory_host'] and entry not in copies:
-                copies.append(entry)
-    return {'vms': vms, 'copies': copies, 'images': images, 'unreachable': unreachable}
+    return destroy_targets(plan, plan['layout'], plain(recorded) if recorded else None)
 
 
-def range_host_files(images):
-    """Image name -> its file name on the KVM hosts (None while its checksum is unknown).
-
-    ``images``: image name -> what kvm_auto_image returned (its ``checksum``).
-    """
-    files = {}
-    for name, result in plain(images or {}).items():
+def range_host_problems(check_results, settings, hostvars=None, networks=None):
+    """What the KVM hosts lack, with what to install for each host's OS family; subnets that overlap their routes."""
+    settings = plain(settings)
+    results = plain(check_results or [])
+    families = {}
+    for host in set((r.get('item') or {}).get('inventory_host') for r in results):
         try:
-            files[name] = host_image_file(name, (result or {}).get('checksum'))
-        except ValueError as exc:
-            raise AnsibleFilterError('image %s: %s' % (name, exc)) from None
-    return files
-
-
-def range_host_patterns(images):
-    """Image name -> a pattern matching every file of that image on the KVM hosts (for destroy)."""
-    return dict((name, host_image_pattern(name)) for name in plain(images or []))
-
-
-def parse_leases(texts):
-    """MAC -> IP address from the output of ``virsh net-dhcp-leases`` (one or several texts)."""
-    addresses = {}
-    if isinstance(texts, (str, bytes)):
-        texts = [texts]
-    for text in texts or ():
-        for line in to_text(text or '').splitlines():
-            fields = line.split()
-            # Expiry date, time, MAC, protocol, address/prefix, hostname, client id.
-            if len(fields) >= 5 and fields[3] in ('ipv4', 'ipv6') and fields[2].count(':') == 5:
-                addresses[fields[2].lower()] = fields[4].split('/')[0]
-    return addresses
-
-
-# What provides each tool on a KVM host, per OS family (ansible_os_family).
-_PACKAGES = {
-    'virt-install': {'Debian': 'virtinst', 'RedHat': 'virt-install', 'Suse': 'virt-install', 'Archlinux': 'virt-install'},
-    'qemu-img': {'Debian': 'qemu-utils', 'RedHat': 'qemu-img', 'Suse': 'qemu-tools', 'Archlinux': 'qemu-img'},
-    'virsh': {'Debian': 'libvirt-clients', 'RedHat': 'libvirt-client', 'Suse': 'libvirt-client', 'Archlinux': 'libvirt'},
-    'libvirtd': {'Debian': 'libvirt-daemon-system', 'RedHat': 'libvirt-daemon-kvm', 'Suse': 'libvirt-daemon',
-                 'Archlinux': 'libvirt'},
-}
-_INSTALLERS = {'Debian': 'apt-get install', 'RedHat': 'dnf install', 'Suse': 'zypper install', 'Archlinux': 'pacman -S'}
-
-
-def _install_hint(tool, family):
-    packages = _PACKAGES[tool]
-    if family in packages:
-        return '%s %s' % (_INSTALLERS[family], packages[family])
-    return 'install %s (Debian/Ubuntu) or %s (Fedora/RHEL)' % (packages['Debian'], packages['RedHat'])
-
-
-def range_host_problems(check_results, network, uri, os_families=None):
-    """What the KVM hosts lack, from the results of the role's host checks.
-
-    Returns a list of {host, what, message}; a message starts with the host and says what
-    to install (for the host's OS family when ``os_families`` knows it) or to start.
-    """
-    problems = []
-    families = plain(os_families or {})
-    for result in plain(check_results or []):
-        if not isinstance(result, dict) or result.get('skipped'):
+            families[host] = plain(hostvars[host]['ansible_facts']['os_family'])
+        except (KeyError, TypeError):
             continue
-        host, check = result['item'][0], result['item'][1]
-        what = check['what']
-        family = families.get(host)
-        err = (result.get('stderr') or result.get('msg') or '').strip()
-        rc = result.get('rc')
-        # The command module answers rc=2 and "[Errno 2] No such file..." for a missing program.
-        missing = rc is None or (rc == 2 and 'No such file' in err)
-        message = None
-        if what in ('virt-install', 'qemu-img'):
-            if rc != 0:
-                message = '%s is missing: %s' % (what, _install_hint(what, family))
-        elif rc != 0 and missing:
-            message = 'virsh is missing: %s' % _install_hint('virsh', family)
-        elif rc != 0 and ('connect' in err.lower() or 'socket' in err.lower()):
-            message = 'libvirtd is not reachable at %s: %s, then start libvirtd (%s)' % (
-                uri, _install_hint('libvirtd', family), err.splitlines()[-1] if err else 'no error text')
-        elif rc != 0 and 'network' in err.lower():
-            message = ('the libvirt network %s does not exist: define it (virsh net-define) or set '
-                       'kvm_auto_range_network' % network)
-        elif rc != 0:
-            message = 'virsh --connect %s net-info %s failed with rc=%s: %s' % (uri, network, rc, err)
-        elif not re.search(r'^Active:\s+yes', result.get('stdout') or '', re.M):
-            message = 'the libvirt network %s is not active: start it (virsh net-start %s)' % (network, network)
-        if message:
-            problems.append({'host': host, 'what': what, 'message': '%s: %s' % (host, message)})
-    return problems
+    return host_problems(results, settings['network'], settings['uri'], families, plain(networks or []))
+
+
+def range_copy_ssh_args(ssh_args, compression=False):
+    """SSH arguments for the image copies (see _range_deploy.copy_ssh_args)."""
+    return copy_ssh_args(to_text(ssh_args) if ssh_args else '', bool(compression))
 
 
 class FilterModule:
     """The range planner filters."""
 
     def filters(self):
-        return {
-            'range_plan': range_plan,
-            'range_details': range_details,
-            'range_destroy_targets': range_destroy_targets,
-            'range_host_problems': range_host_problems,
-            'range_host_files': range_host_files,
-            'range_host_patterns': range_host_patterns,
-        }
+        return dict((f.__name__, f) for f in (
+            range_plan, range_public, range_deploy_steps, range_pending_guests, range_report, range_details,
+            range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args))

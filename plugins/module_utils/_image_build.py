@@ -13,8 +13,9 @@ Files beside the destination PATH:
 ``PATH.lock``           fcntl.flock lock; one run builds, the others wait
 ``.NAME.kvm-auto-tmp-*`` the image being built (same directory, so rename is atomic)
 
-A build writes the temporary image, hashes it, removes the old state, renames
-the image into place and then writes the new state (temporary file + rename).
+A build writes the temporary image, compacts it when virt-builder left it mostly
+holes (a resized qcow2), hashes it, removes the old state, renames the image
+into place and then writes the new state (temporary file + rename).
 A run killed at any point leaves either no image, or an image without a state
 that matches it, and both make the next run build; temporary files of killed
 runs are removed by the next run that holds the lock.
@@ -34,6 +35,7 @@ import struct
 import tempfile
 import time
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import allocation, file_identity, is_mostly_holes
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import (
     file_sha256, image_key, input_digests, mark_changed_secrets, new_salt, secret_hash, summarize)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import (
@@ -42,7 +44,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import CommandRunner
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import format_size, parse_size
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import (
-    TemplateError, find_template, index_entry, os_type_from_osinfo, parse_index, parse_template_list,
+    TemplateError, find_template, index_entry, os_type_from_osinfo, parse_index, parse_template_list, qcow2_compact_argv,
     uses_selinux, virt_builder_build_argv, virt_builder_environment, virt_builder_list_argv)
 
 STATE_SUFFIX = '.kvm-auto.json'
@@ -114,12 +116,6 @@ def write_state(path, state):
         if os.path.lexists(tmp):
             os.unlink(tmp)
     _fsync_dir(os.path.dirname(target))
-
-
-def file_identity(path):
-    """Size, mtime and inode: cheap evidence that a file is the one recorded at build time."""
-    info = os.stat(path)
-    return {'size': info.st_size, 'mtime_ns': info.st_mtime_ns, 'inode': info.st_ino}
 
 
 def virtual_size(path, image_format):
@@ -370,7 +366,7 @@ class ImageBuild:
         image_state = 'absent'
         if exists:
             recorded = (state or {}).get('image', {}).get('identity')
-            image_state = 'present' if recorded == file_identity(self.path) else 'changed since it was built'
+            image_state = 'present' if recorded == file_identity(self.path, inode=True) else 'changed since it was built'
         up_to_date = exists and state is not None and state.get('key') == key and image_state == 'present'
         policy = params['rebuild']
         build = policy == 'always' or not exists or (policy == 'changed' and not up_to_date)
@@ -418,6 +414,8 @@ class ImageBuild:
                           cmd=self.runner.commands[-1])
             if not os.path.isfile(output):
                 self.fail('virt-builder reported success but wrote no image at %s' % output)
+            if params['format'] == 'qcow2' and is_mostly_holes(*allocation(output)):
+                self._compact(output)
             checksum = 'sha256:' + file_sha256(output)
             vsize = virtual_size(output, params['format'])
             os.chmod(output, 0o600)  # /etc/shadow of the guest is inside
@@ -434,7 +432,7 @@ class ImageBuild:
                 'secret_hashes': hashes,
                 'summary': summary,
                 'image': {'checksum': checksum, 'virtual_size': vsize, 'format': params['format'],
-                          'identity': file_identity(self.path)},
+                          'identity': file_identity(self.path, inode=True)},
                 'osinfo': template.get('osinfo'),
                 'built_at': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
             })
@@ -443,6 +441,19 @@ class ImageBuild:
             shutil.rmtree(staging, ignore_errors=True)
             if os.path.lexists(output):
                 os.unlink(output)
+
+    def _compact(self, output):
+        """Replace ``output`` by a copy of it without its preallocated holes (see qcow2_compact_argv)."""
+        compact = temp_path(self.path, 'compact')
+        # Created here 0600, so the guest's /etc/shadow is never in a file others may read.
+        os.close(os.open(compact, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            qemu_img = self.runner.bin_path('qemu-img', 'this host (install qemu-utils)')
+            self.runner.run(qcow2_compact_argv(qemu_img, output, compact), field='disk_size')
+            os.rename(compact, output)
+        finally:
+            if os.path.lexists(compact):
+                os.unlink(compact)
 
     def _last_error(self, err):
         lines = [line for line in self.runner.scrub(err or '').splitlines() if line.strip()]

@@ -7,7 +7,8 @@
 
 """CyRIS guest tasks -> virt-builder customise operations.
 
-``normalize_tasks`` validates the CyRIS task list and flattens it into
+``normalize_tasks`` validates the CyRIS task list with the rules of
+_cyris_schema (the range validation applies the same ones) and flattens it into
 operations (one per parameter map), each carrying the field path it came from
 (``tasks[2].modify_account[0]``) so every error can name it.  ``plan_build``
 turns the operations into the lines of a ``--commands-from-file`` file plus the
@@ -34,21 +35,13 @@ import os
 import re
 import shlex
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import package_manager_of
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import (
+    check_password as _password_problem, check_task_params, follow_accounts, params_list_error, pinned_packages,
+    task_type_of, version_pin_error)
+# Re-exported: _image_key masks with it.
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import MASK  # pylint: disable=unused-import
 
-MASK = '********'
-
-BUILD_TASKS = ('add_account', 'modify_account', 'install_package', 'copy_content',
-               'execute_program', 'firewall_rules')
-RUNTIME_TASKS = ('emulate_attack', 'emulate_malware', 'emulate_traffic_capture_file')
-
-# POSIX portable user names as useradd accepts them by default on Debian and Red Hat.
-ACCOUNT_RE = re.compile(r'^[a-z_][a-z0-9_-]{0,31}$')
-PACKAGE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._:~-]*$')
-VERSION_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._:~-]*$')
-INTERPRETER_RE = re.compile(r'^[A-Za-z0-9_./+-]+$')
 HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
-PACKAGE_MANAGERS = ('apt', 'apt-get', 'yum', 'dnf', 'zypper')
 IPTABLES_RESTORE = '/usr/sbin/iptables-restore'
 FIREWALL_RULES_PATH = '/etc/iptables/rules.v4'
 FIREWALL_UNIT = 'kvm-auto-iptables.service'
@@ -79,27 +72,11 @@ class ImageInputError(ValueError):
         self.field = field
 
 
-def _text(value):
-    return None if value is None else str(value)
-
-
-def _one_line(field, value):
-    if value is not None and ('\n' in value or '\r' in value):
-        raise ImageInputError(field, '%r must be a single line' % (value,))
-
-
-def check_account(field, name):
-    """Raise unless ``name`` is an account name that needs no quoting anywhere."""
-    if name is None or not ACCOUNT_RE.match(name):
-        raise ImageInputError(field, '%r is not a valid account name (a-z or _, then up to 31 of a-z 0-9 _ -)' % (name,))
-
-
 def check_password(field, secret):
     """Raise unless ``secret`` can be passed in a password file; the message never holds it."""
-    if secret is None or secret == '':
-        raise ImageInputError(field, 'the password must not be empty')
-    if '\n' in secret or '\r' in secret:
-        raise ImageInputError(field, 'the password must be a single line (virt-customize reads the first line of its file)')
+    problem = _password_problem('' if secret is None else secret)
+    if problem:
+        raise ImageInputError(field, problem)
 
 
 def check_hostname(hostname):
@@ -111,153 +88,74 @@ def check_hostname(hostname):
         raise ImageInputError('hostname', '%r is not a valid host name (labels of letters, digits and inner dashes)' % (hostname,))
 
 
-def _task_params(field, value):
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ImageInputError(field, 'expected a non-empty list of parameter maps')
-    for index, params in enumerate(value):
-        if not isinstance(params, dict):
-            raise ImageInputError('%s[%d]' % (field, index), 'expected a map of parameters, got %r' % (params,))
-    return value
-
-
 def normalize_tasks(tasks):
-    """Validate CyRIS ``tasks`` and flatten them into a list of operations.
+    """Validate CyRIS ``tasks`` with the rules of _cyris_schema and flatten them into operations.
 
     Each operation is a dict with ``kind`` (the task type), ``field`` (its path,
-    e.g. ``tasks[0].add_account[1]``) and its normalised parameters.
+    e.g. ``tasks[0].add_account[1]``) and its normalised parameters.  Raises
+    ImageInputError for the first problem.
     """
     ops = []
     for index, item in enumerate(tasks or []):
         field = 'tasks[%d]' % index
-        if not isinstance(item, dict):
-            raise ImageInputError(field, 'expected a map with one task type, got %r' % (item,))
-        kinds = [k for k, v in item.items() if v is not None]
-        unknown = [k for k in kinds if k not in BUILD_TASKS + RUNTIME_TASKS]
-        if unknown:
-            raise ImageInputError(field, 'unknown task type %s (known: %s)' % (
-                ', '.join(sorted(unknown)), ', '.join(BUILD_TASKS + RUNTIME_TASKS)))
-        if len(kinds) != 1:
-            raise ImageInputError(field, 'holds %s; give exactly one task type per list item' % (
-                ' and '.join(sorted(kinds)) if kinds else 'no task type'))
-        kind = kinds[0]
+        kind, problem = task_type_of(item)
+        if problem:
+            raise ImageInputError('%s.%s' % (field, kind) if kind else field, problem)
         field = '%s.%s' % (field, kind)
-        if kind in RUNTIME_TASKS:
-            raise ImageInputError(field, 'not supported at build time: kvm_auto_image bakes tasks into the image, '
-                                         'and %s needs a running range' % kind)
-        for number, params in enumerate(_task_params(field, item[kind])):
-            ops.append(_NORMALIZERS[kind]('%s[%d]' % (field, number), params))
+        problem = params_list_error(item[kind])
+        if problem:
+            raise ImageInputError(field, problem)
+        for number, params in enumerate(item[kind]):
+            place = '%s[%d]' % (field, number)
+            clean, errors = check_task_params(kind, params)
+            if errors:
+                key, problem = errors[0]
+                raise ImageInputError('%s.%s' % (place, key) if key else place, problem)
+            ops.append(_OPERATIONS[kind](place, clean))
     return ops
 
 
 def _add_account(field, params):
-    account = _text(params.get('account'))
-    check_account(field + '.account', account)
-    secret = _text(params.get('passwd'))
-    check_password(field + '.passwd', secret)
-    full_name = _text(params.get('full_name')) or None
-    _one_line(field + '.full_name', full_name)
-    if full_name is not None and ':' in full_name:
-        raise ImageInputError(field + '.full_name', '%r must not contain ":" (the /etc/passwd separator)' % (full_name,))
-    return {'kind': 'add_account', 'field': field, 'account': account, 'passwd': secret, 'full_name': full_name}
+    return {'kind': 'add_account', 'field': field, 'account': params['account'], 'passwd': params['passwd'],
+            'full_name': params.get('full_name')}
 
 
 def _modify_account(field, params):
-    account = _text(params.get('account'))
-    check_account(field + '.account', account)
-    new_account = _text(params.get('new_account')) or None
-    secret = _text(params.get('new_passwd'))
-    if new_account is None and secret is None:
-        raise ImageInputError(field, 'give new_account (rename) or new_passwd, or both')
-    if new_account is not None:
-        check_account(field + '.new_account', new_account)
-        if new_account == account:
-            raise ImageInputError(field + '.new_account', '%r is the current name of the account' % (new_account,))
-    if secret is not None:
-        check_password(field + '.new_passwd', secret)
-    return {'kind': 'modify_account', 'field': field, 'account': account, 'new_account': new_account,
-            'new_passwd': secret}
+    return {'kind': 'modify_account', 'field': field, 'account': params['account'],
+            'new_account': params.get('new_account'), 'new_passwd': params.get('new_passwd')}
 
 
 def _install_package(field, params):
-    names = _text(params.get('name')) or ''
-    packages = names.split()
-    if not packages:
-        raise ImageInputError(field + '.name', 'give at least one package name')
-    for package in packages:
-        if not PACKAGE_RE.match(package):
-            raise ImageInputError(field + '.name', '%r is not a valid package name' % (package,))
-    version = _text(params.get('version')) or None
-    if version is not None and not VERSION_RE.match(version):
-        raise ImageInputError(field + '.version', '%r is not a valid package version' % (version,))
-    manager = _text(params.get('package_manager')) or None
-    if manager is not None and manager not in PACKAGE_MANAGERS:
-        raise ImageInputError(field + '.package_manager', '%r is not one of %s' % (manager, ', '.join(PACKAGE_MANAGERS)))
-    return {'kind': 'install_package', 'field': field, 'packages': packages, 'version': version,
-            'package_manager': manager}
+    return {'kind': 'install_package', 'field': field, 'packages': params['name'].split(),
+            'version': params.get('version'), 'package_manager': params.get('package_manager')}
+
+
+def _controller_file(field, path, test, missing):
+    # A module's working directory is not the playbook's, so relative paths would mislead.
+    if not os.path.isabs(path):
+        raise ImageInputError(field, '%r must be an absolute path on the controller' % (path,))
+    if not test(path):
+        raise ImageInputError(field, '%r %s on the controller' % (path, missing))
+    return path
 
 
 def _copy_content(field, params):
-    src = _text(params.get('src'))
-    dst = _text(params.get('dst'))
-    if not src:
-        raise ImageInputError(field + '.src', 'give the file or directory to copy')
-    if not dst:
-        raise ImageInputError(field + '.dst', 'give the directory in the guest to copy into')
-    for name, value in (('src', src), ('dst', dst)):
-        _one_line('%s.%s' % (field, name), value)
-        if ':' in value:
-            # virt-customize separates source and destination of --copy-in with ":".
-            raise ImageInputError('%s.%s' % (field, name), '%r must not contain ":"' % (value,))
-    if not os.path.isabs(dst):
-        raise ImageInputError(field + '.dst', '%r must be an absolute path in the guest' % (dst,))
-    if not os.path.isabs(src):
-        # A module's working directory is not the playbook's, so relative paths would mislead.
-        raise ImageInputError(field + '.src', '%r must be an absolute path on the controller' % (src,))
-    src = src.rstrip('/') or '/'
-    if not os.path.exists(src):
-        raise ImageInputError(field + '.src', '%r does not exist on the controller' % (src,))
-    return {'kind': 'copy_content', 'field': field, 'src': src, 'dst': dst}
+    src = params['src'].rstrip('/') or '/'
+    _controller_file(field + '.src', src, os.path.exists, 'does not exist')
+    return {'kind': 'copy_content', 'field': field, 'src': src, 'dst': params['dst']}
 
 
 def _execute_program(field, params):
-    program = _text(params.get('program'))
-    interpreter = _text(params.get('interpreter'))
-    if not program:
-        raise ImageInputError(field + '.program', 'give the program to run (a path in the guest)')
-    _one_line(field + '.program', program)
-    if not interpreter or not INTERPRETER_RE.match(interpreter):
-        raise ImageInputError(field + '.interpreter', '%r is not an interpreter name such as bash, python3 or /usr/bin/perl' % (
-            interpreter,))
-    when = _text(params.get('execute_time')) or 'before_clone'
-    if when == 'after_clone':
-        raise ImageInputError(field + '.execute_time',
-                              "'after_clone' programs run on each clone after cloning; "
-                              "an image build can only run 'before_clone' programs")
-    if when != 'before_clone':
-        raise ImageInputError(field + '.execute_time', "%r is not 'before_clone' or 'after_clone'" % (when,))
-    args_text = _text(params.get('args')) or ''
-    _one_line(field + '.args', args_text)
-    try:
-        args = shlex.split(args_text)
-    except ValueError as exc:
-        raise ImageInputError(field + '.args', '%r cannot be split into words: %s' % (args_text, exc))
-    return {'kind': 'execute_program', 'field': field, 'program': program, 'interpreter': interpreter, 'args': args}
+    return {'kind': 'execute_program', 'field': field, 'program': params['program'],
+            'interpreter': params['interpreter'], 'args': shlex.split(params.get('args', ''))}
 
 
 def _firewall_rules(field, params):
-    rule = _text(params.get('rule'))
-    if not rule:
-        raise ImageInputError(field + '.rule', 'give the iptables rules file on the controller')
-    if not os.path.isabs(rule):
-        raise ImageInputError(field + '.rule', '%r must be an absolute path on the controller' % (rule,))
-    if not os.path.isfile(rule):
-        raise ImageInputError(field + '.rule', '%r is not a file on the controller' % (rule,))
+    rule = _controller_file(field + '.rule', params['rule'], os.path.isfile, 'is not a file')
     return {'kind': 'firewall_rules', 'field': field, 'rule': rule}
 
 
-_NORMALIZERS = {
+_OPERATIONS = {
     'add_account': _add_account,
     'modify_account': _modify_account,
     'install_package': _install_package,
@@ -282,47 +180,15 @@ def secret_fields(ops, root_password=None):
 def final_passwords(ops, root_password=None):
     """The password each account ends up with: {final name: (secret, field)}.
 
-    Accounts are followed through renames; a later password replaces an earlier
-    one.  Raises ImageInputError when a task adds or renames to a name that is
-    already taken by the tasks, or when root_password and a task both set the
-    root password.
+    Accounts are followed through renames (_cyris_schema.follow_accounts); a
+    later password replaces an earlier one.  Raises ImageInputError for the
+    first add or rename onto a name already taken, a change of a name renamed
+    away, or root_password and a task both setting the root password.
     """
-    # Each account is an identity; names map to identities so renames keep passwords.
-    names = {}
-    passwords = {}
-    created = {}
-    if root_password is not None:
-        names['root'] = 'root'
-        passwords['root'] = (root_password, 'root_password')
-    for op in ops:
-        field = op['field']
-        if op['kind'] == 'add_account':
-            if op['account'] in names:
-                raise ImageInputError(field + '.account', '%r already exists (%s)' % (
-                    op['account'], created.get(names[op['account']], 'an account of the template')))
-            identity = field
-            names[op['account']] = identity
-            created[identity] = 'added by ' + field
-            passwords[identity] = (op['passwd'], field + '.passwd')
-        elif op['kind'] == 'modify_account':
-            identity = names.setdefault(op['account'], op['account'])
-            if op['new_passwd'] is not None:
-                previous = passwords.get(identity)
-                if previous and previous[1] == 'root_password':
-                    raise ImageInputError(field + '.new_passwd', 'root_password also sets the password of %r; give it once'
-                                          % op['account'])
-                passwords[identity] = (op['new_passwd'], field + '.new_passwd')
-            if op['new_account'] is not None:
-                if op['new_account'] in names:
-                    raise ImageInputError(field + '.new_account', '%r is already the name of another account' % (
-                        op['new_account'],))
-                del names[op['account']]
-                names[op['new_account']] = identity
-    final = {}
-    for name, identity in names.items():
-        if identity in passwords:
-            final[name] = passwords[identity]
-    return final
+    followed = follow_accounts(ops, root_password)
+    if followed['errors']:
+        raise ImageInputError(*followed['errors'][0])
+    return followed['passwords']
 
 
 def _quote_all(words):
@@ -366,14 +232,11 @@ def _rename_script(old, new):
 
 
 def _versioned(packages, version, manager, osinfo, field):
-    if version is None:
-        return packages
-    manager = manager or package_manager_of(osinfo)
-    if manager is None:
-        raise ImageInputError(field + '.package_manager', 'the package manager of %r is unknown, so a version cannot be '
-                                                          'pinned; give package_manager' % (osinfo,))
-    separator = '-' if manager in ('yum', 'dnf') else '='
-    return ['%s%s%s' % (p, separator, version) for p in packages]
+    if version is not None:
+        problem = version_pin_error(manager, osinfo)
+        if problem:
+            raise ImageInputError(field + '.package_manager', problem)
+    return pinned_packages(packages, version, manager, osinfo)
 
 
 def firewall_ruleset(rule_texts, fields):

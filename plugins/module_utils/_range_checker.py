@@ -34,10 +34,34 @@ class RangeError(ValueError):
             len(self.errors), '' if len(self.errors) == 1 else 's', '\n- '.join(self.errors))
 
 
+# Bounds on a description once YAML aliases (or references shared in role variables) are
+# expanded, so that a small file cannot make validation copy an exponential graph. A large
+# real range (a hundred guests with their tasks) holds a few thousand values, nested about
+# ten levels deep; these bounds are far above that and cost well under a second to reach.
+MAX_VALUES = 200000
+MAX_DEPTH = 64
+TOO_MANY_VALUES = ('the range description holds more than %d values once YAML aliases and shared '
+                   'references are expanded' % MAX_VALUES)
+TOO_DEEP = 'the range description nests more than %d levels deep once YAML aliases and shared references are expanded' % MAX_DEPTH
+
+
 def plain(value):
-    """``value`` as plain dict/list/str/int data (Ansible hands over tagged or lazy subclasses)."""
+    """``value`` as plain dict/list/str/int data (Ansible hands over tagged or lazy subclasses).
+
+    Every value is counted as it is copied, each use of a shared one in full: more than
+    MAX_VALUES values or MAX_DEPTH levels raise RangeError before the copy grows further.
+    """
+    return _plain(value, [MAX_VALUES], 1)
+
+
+def _plain(value, budget, depth):
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise RangeError([TOO_MANY_VALUES])
+    if depth > MAX_DEPTH:
+        raise RangeError([TOO_DEEP])
     if isinstance(value, Mapping):
-        return dict((plain(k), plain(v)) for k, v in value.items())
+        return dict((_plain(k, budget, depth + 1), _plain(v, budget, depth + 1)) for k, v in value.items())
     if isinstance(value, _TEXT_TYPES):
         return '%s' % value
     if isinstance(value, bool) or value is None:
@@ -47,7 +71,7 @@ def plain(value):
     if isinstance(value, float):
         return float(value)
     if isinstance(value, Sequence):
-        return [plain(v) for v in value]
+        return [_plain(v, budget, depth + 1) for v in value]
     return value
 
 
@@ -155,6 +179,10 @@ class Checker:
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         elif isinstance(value, _TEXT_TYPES) and re.match(r'^[0-9]+$', value.strip()):
+            if len(value.strip()) > 100:
+                # int() refuses thousands of digits; so many are out of range anyway.
+                self.error(place, '%s is out of range: %d to %d%s' % (show(value.strip()), bounds[0], bounds[1], unit))
+                return None
             number = int(value)
         if number is None:
             self.error(place, '%s is not an integer' % show(value))

@@ -15,6 +15,8 @@ import re
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import TEXT_TYPES as _TEXT_TYPES, show
 
 INSTANCE_RANGE = (1, 100)
+# Numeric range ids short enough for domain and file names.
+RANGE_ID_NUMBERS = (1, 99999999)
 CLONE_NUMBER_RANGE = (1, 100)
 
 CLONE_KEYS = ('range_id', 'hosts')
@@ -23,39 +25,93 @@ CLONE_GUEST_KEYS = ('guest_id', 'number', 'entry_point', 'forwarding_rules')
 
 _GUEST_ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$')
 _RANGE_ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9-]{0,15}$')
+_DIGITS_RE = re.compile(r'^[0-9]+$')
 _MEMBER_RE = re.compile(r'^([A-Za-z0-9][A-Za-z0-9_-]*)\.eth([0-9]+)$')
 _RULE_KEYS = ('src', 'dst', 'sport', 'dport')
+# Rule values will reach iptables as words: names start with a letter or digit, ports are numbers.
+_RULE_NAMES_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)?(,[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)?)*$')
+_PORTS_RE = re.compile(r'^[0-9]{1,5}(:[0-9]{1,5})?(,[0-9]{1,5}(:[0-9]{1,5})?)*$')
+
+
+def _is_port_list(text):
+    return bool(_PORTS_RE.match(text)) and all(
+        1 <= int(port) <= 65535 for port in re.split('[,:]', text))
+
+
+def _rule_targets(place, key, text, networks, chk):
+    """``src``/``dst`` of a rule as [(network, guest or None)], checked against the block's topology."""
+    targets = []
+    for token in text.split(','):
+        name, _sep, guest = token.partition('.')
+        network = networks.get(name)
+        if network is None:
+            chk.error(place, 'network %s is not in this block\'s topology (known: %s)' % (
+                show(name), ', '.join(sorted(networks)) or 'none'))
+            continue
+        if guest and guest not in [m[0] for m in network['members']]:
+            chk.error(place, '%s %s: guest %s is not a member of network %s' % (key, show(token), show(guest), show(name)))
+            continue
+        targets.append((name, guest or None))
+    return targets
 
 
 def _check_rule(place, value, networks, chk):
+    """A forwarding rule as {src, dst, sport, dport}; None after recording an error."""
     text = chk.text(place, value)
     if text is None:
-        return
+        return None
     fields = {}
     for token in text.split():
         key, sep, val = token.partition('=')
         if not sep or key not in _RULE_KEYS or not val or key in fields:
             chk.error(place, '%s is not a rule such as "src=office dst=servers.web dport=80"' % show(text))
-            return
+            return None
         fields[key] = val
+    for key in ('sport', 'dport'):
+        if key in fields and not _is_port_list(fields[key]):
+            chk.error(place, '%s %s is not a port, a range such as 1000:2000 or a comma list of them' % (key, show(fields[key])))
+            return None
+    for key in ('src', 'dst'):
+        if key in fields and not _RULE_NAMES_RE.match(fields[key]):
+            chk.error(place, '%s %s is not a network, network.guest or a comma list of them' % (key, show(fields[key])))
+            return None
     if 'src' not in fields or 'dst' not in fields:
         chk.error(place, '%s needs src= and dst=' % show(text))
-        return
-    if networks is not None:
-        names = fields['src'].split(',') + [fields['dst'].split('.')[0]]
-        for name in names:
-            if name not in networks:
-                chk.error(place, 'network %s is not in this block\'s topology (known: %s)' % (
-                    show(name), ', '.join(sorted(networks)) or 'none'))
+        return None
+    before = len(chk.errors)
+    rule = {'src': _rule_targets(place, 'src', fields['src'], networks, chk),
+            'dst': _rule_targets(place, 'dst', fields['dst'], networks, chk),
+            'sport': fields.get('sport'), 'dport': fields.get('dport'), 'text': text}
+    return rule if len(chk.errors) == before else None
+
+
+def _member(place, text, guest_ids, chk):
+    """``guest.ethN`` as (guest, N); None after recording an error."""
+    match = _MEMBER_RE.match(text)
+    if not match:
+        chk.error(place, '%s is not a member such as desktop.eth0' % show(text))
+        return None
+    if match.group(1) not in guest_ids:
+        chk.error(place, 'member %s names a guest that is not in this block\'s guests (known: %s)' % (
+            show(text), ', '.join(sorted(guest_ids)) or 'none'))
+        return None
+    return match.group(1), int(match.group(2))
 
 
 def _check_topology(place, raw, guest_ids, chk):
-    """Network names of the block (validated); None when there is no usable topology."""
+    """The block's networks by name: {name: {name, segment, members: [(guest, nic)], gateway, place}}.
+
+    None when there is no usable topology. ``segment`` is the network's 1-based position, as in
+    CyRIS; ``members`` keep their order, the gateway (guest, nic) or None comes apart.
+    """
     items = chk.sequence(place, raw)
     if items is None:
         return None
-    names = set()
-    for pos, topo in enumerate(items):
+    if len(items) > 1:
+        chk.error(place, 'holds %d topologies; CyRIS reads only the first: merge their networks into one' % len(items))
+    networks = {}
+    labels = {}
+    for pos, topo in enumerate(items[:1]):
         tplace = '%s[%d]' % (place, pos)
         if chk.mapping(tplace, topo) is None:
             continue
@@ -64,35 +120,51 @@ def _check_topology(place, raw, guest_ids, chk):
             chk.choice(tplace + '.type', topo['type'], ('custom',))
         if not chk.required(tplace, topo, 'networks'):
             continue
-        networks = chk.sequence(tplace + '.networks', topo['networks'])
-        for npos, net in enumerate(networks or ()):
+        for npos, net in enumerate(chk.sequence(tplace + '.networks', topo['networks']) or ()):
             nplace = '%s.networks[%d]' % (tplace, npos)
             if chk.mapping(nplace, net) is None:
                 continue
             chk.unknown_keys(nplace, net, ('name', 'members', 'gateway'))
+            name = None
             if chk.required(nplace, net, 'name'):
                 name = chk.text(nplace + '.name', net['name'], _GUEST_ID_RE, 'a network name (letters, digits, _ -)')
-                if name in names:
+                if name in networks:
                     chk.error(nplace + '.name', '%s appears twice' % show(name))
-                names.add(name)
-            members = []
+                    name = None
+            entry = {'name': name, 'segment': npos + 1, 'members': [], 'gateway': None, 'place': nplace}
             if chk.required(nplace, net, 'members'):
-                text = chk.text(nplace + '.members', net['members'])
-                members = [m.strip() for m in (text or '').split(',') if m.strip()]
+                text = chk.text(nplace + '.members', net['members']) or ''
+                for item in [m.strip() for m in text.split(',') if m.strip()]:
+                    member = _member(nplace + '.members', item, guest_ids, chk)
+                    if member in entry['members']:
+                        chk.error(nplace + '.members', '%s is listed twice' % show(item))
+                    elif member:
+                        entry['members'].append(member)
             if net.get('gateway') is not None:
-                members.append(chk.text(nplace + '.gateway', net['gateway']) or '')
-            for member in members:
-                match = _MEMBER_RE.match(member)
-                if not match:
-                    chk.error(nplace, '%s is not a member such as desktop.eth0' % show(member))
-                elif match.group(1) not in guest_ids:
-                    chk.error(nplace, 'member %s names a guest that is not in this block\'s guests (known: %s)' % (
-                        show(member), ', '.join(sorted(guest_ids)) or 'none'))
-    return names
+                text = chk.text(nplace + '.gateway', net['gateway'])
+                gateway = _member(nplace + '.gateway', text, guest_ids, chk) if text is not None else None
+                if gateway in entry['members']:
+                    chk.error(nplace + '.gateway', '%s is also listed in members: the gateway is a member '
+                                                   'of its network already' % show(text))
+                elif gateway:
+                    entry['gateway'] = gateway
+            for guest, nic in entry['members'] + ([entry['gateway']] if entry['gateway'] else []):
+                if (guest, nic) in labels:
+                    chk.error(nplace, '%s.eth%d is already in network %s: a NIC joins one network' % (
+                        guest, nic, labels[(guest, nic)]))
+                labels[(guest, nic)] = name
+            if name:
+                networks[name] = entry
+    for guest in sorted(set(g for g, _nic in labels)):
+        used = sorted(nic for g, nic in labels if g == guest)
+        if used != list(range(len(used))):
+            chk.error(place, 'guest %s has NICs %s: NIC labels run from eth0 without gaps (the k-th NIC of a '
+                             'guest is its eth<k>)' % (show(guest), ', '.join('eth%d' % n for n in used)))
+    return networks
 
 
 def check_clone_settings(raw, host_ids, guest_ids, chk):
-    """(range_id, blocks) where blocks = [{hosts: [ids], instances, guests: [{guest_id, number, entry_point}]}]."""
+    """(range_id, blocks): blocks = [{hosts: [ids], instances, guests: [{guest_id, number, entry_point, rules}], networks}]."""
     items = chk.sequence('clone_settings', raw)
     if items is None:
         return None, []
@@ -118,7 +190,7 @@ def check_clone_settings(raw, host_ids, guest_ids, chk):
         if chk.mapping(bplace, block) is None:
             continue
         chk.unknown_keys(bplace, block, CLONE_HOST_KEYS)
-        entry = {'hosts': [], 'instances': None, 'guests': []}
+        entry = {'hosts': [], 'instances': None, 'guests': [], 'place': bplace}
         if chk.required(bplace, block, 'host_id'):
             text = chk.text(bplace + '.host_id', block['host_id'])
             for hid in [h.strip() for h in (text or '').split(',')]:
@@ -168,30 +240,42 @@ def check_clone_settings(raw, host_ids, guest_ids, chk):
         networks = None
         if block.get('topology') is not None:
             networks = _check_topology(bplace + '.topology', block['topology'], block_guest_ids, chk)
-            if networks:
-                chk.warn(bplace + '.topology', 'topology networks are not built yet: guests attach to one '
-                                               'libvirt network (kvm_auto_range_network)')
+        entry['networks'] = sorted((networks or {}).values(), key=lambda n: n['segment'])
+        if networks:
+            joined = set(g for n in networks.values() for g, _nic in n['members'] + [n['gateway'] or (None, 0)])
+            for clone in entry['guests']:
+                if clone['guest_id'] not in joined:
+                    chk.error(bplace, 'guest %s is in no network of its block\'s topology: add it to the members '
+                                      'of one' % clone['guest_id'])
         for clone in entry['guests']:
-            if clone['rules'] is None:
+            raw_rules = clone.pop('rules')
+            clone['rules'] = []
+            if raw_rules is None:
                 continue
-            for rpos, rule in enumerate(chk.sequence(clone['place'] + '.forwarding_rules', clone['rules']) or ()):
+            for rpos, rule in enumerate(chk.sequence(clone['place'] + '.forwarding_rules', raw_rules) or ()):
                 rplace = '%s.forwarding_rules[%d]' % (clone['place'], rpos)
                 if chk.mapping(rplace, rule) is not None:
                     chk.unknown_keys(rplace, rule, ('rule',))
                     if chk.required(rplace, rule, 'rule'):
-                        _check_rule(rplace + '.rule', rule['rule'], networks, chk)
+                        parsed = _check_rule(rplace + '.rule', rule['rule'], networks or {}, chk)
+                        if parsed:
+                            clone['rules'].append(parsed)
         if entry['hosts'] and entry['instances']:
             blocks.append(entry)
     return range_id, blocks
 
 
 def check_range_id(place, value, chk):
+    """The range id as text, or None after recording an error.
+
+    It names the clones (``<guest>_cr<range>_...``), their disk files and the details file:
+    a number (as an integer or as digits) within RANGE_ID_NUMBERS, or letters, digits and -.
+    """
     if isinstance(value, bool):
         chk.error(place, '%s is not a range id' % show(value))
         return None
-    if isinstance(value, int):
-        if value < 1:
-            chk.error(place, '%d is not a positive integer' % value)
+    if isinstance(value, int) or (isinstance(value, _TEXT_TYPES) and _DIGITS_RE.match(value)):
+        if chk.integer(place, value, RANGE_ID_NUMBERS) is None:
             return None
-        return '%d' % value
+        return '%s' % value
     return chk.text(place, value, _RANGE_ID_RE, 'a range id (a number, or letters, digits and -, at most 16)')

@@ -11,15 +11,39 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import TEXT_TYPES as _TEXT_TYPES, show
 
 HOST_KEYS = ('id', 'mgmt_addr', 'virbr_addr', 'account')
 _ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$')
-_ADDR_RE = re.compile(r'^[A-Za-z0-9_.:-]{1,253}$')
+# mgmt_addr and account reach ssh's command line as words: neither may start with "-".
+_LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?'
+_HOST_NAME_RE = re.compile(r'^(?=.{1,253}$)%s(?:\.%s)*$' % (_LABEL, _LABEL))
+_IP_RE = re.compile(r'^[0-9A-Fa-f:.]{2,45}(%[A-Za-z0-9][A-Za-z0-9_.-]{0,31})?$')
 _IPV4_RE = re.compile(r'^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$')
 _POSIX_ACCOUNT_RE = re.compile(r'^[a-z_][a-z0-9_-]{0,30}\$?$')
+
+
+def is_host_address(text):
+    """A host name (letters, digits, _ -, dot-separated labels), an IPv4 or an IPv6 address."""
+    if _IP_RE.match(text):
+        try:
+            ipaddress.ip_address(text)
+            return True
+        except ValueError:
+            pass
+    # Digits and dots only are an IPv4 address or nothing.
+    return bool(_HOST_NAME_RE.match(text)) and not re.match(r'^[0-9.]+$', text)
+
+
+def _check_host_address(place, value, chk):
+    text = chk.text(place, value)
+    if text is not None and not is_host_address(text):
+        chk.error(place, '%s is not a host name or address (IPv4 or IPv6)' % show(text))
+        return None
+    return text
 
 
 def check_hosts(raw, chk):
@@ -38,10 +62,11 @@ def check_hosts(raw, chk):
         chk.unknown_keys(place, item, HOST_KEYS)
         host = {}
         for key, pattern, what in (('id', _ID_RE, 'a host id (letters, digits, _ . -)'),
-                                   ('mgmt_addr', _ADDR_RE, 'a host name or address'),
                                    ('account', _POSIX_ACCOUNT_RE, 'a POSIX account name')):
             if chk.required(place, item, key):
                 host[key] = chk.text('%s.%s' % (place, key), item[key], pattern, what)
+        if chk.required(place, item, 'mgmt_addr'):
+            host['mgmt_addr'] = _check_host_address(place + '.mgmt_addr', item['mgmt_addr'], chk)
         if item.get('virbr_addr') is not None:
             host['virbr_addr'] = chk.text(place + '.virbr_addr', item['virbr_addr'], _IPV4_RE, 'an IPv4 address')
         if host.get('id'):

@@ -41,19 +41,20 @@ __metaclass__ = type
 
 import posixpath
 import re
-from collections.abc import Mapping
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import Checker, RangeError, plain, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_clones import check_clone_settings, check_range_id
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import image_config, image_file_name
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks import plan_networks
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import split_sections
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import final_accounts
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_hosts import check_hosts
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, declared_ids
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, declared_ids, template_catalog
 
 __all__ = ['RangeError', 'plan_range']
 
-MAX_NAME_LENGTH = 64
+# Domain names are the guests' host names too (see _range_networks.host_name_of): one DNS label.
+MAX_NAME_LENGTH = 63
 _DOMAIN_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]*$')
 
 
@@ -135,7 +136,7 @@ def _place_vms(guests, hosts, range_id, blocks, has_clone_settings, chk):
         return vms
     instance = 0
     used = set()
-    for block in blocks:
+    for bpos, block in enumerate(blocks):
         for host in block['hosts']:
             for _count in range(block['instances']):
                 instance += 1
@@ -149,8 +150,10 @@ def _place_vms(guests, hosts, range_id, blocks, has_clone_settings, chk):
                                                       show(guest['id']), guest.get('basevm_host'), host))
                         continue
                     for index in range(1, clone['number'] + 1):
-                        vms.append(_vm_entry(guest, clone_name(guest['id'], range_id, instance, index), host,
-                                             instance, index, clone['entry_point']))
+                        vm = _vm_entry(guest, clone_name(guest['id'], range_id, instance, index), host,
+                                       instance, index, clone['entry_point'])
+                        vm['block'] = bpos
+                        vms.append(vm)
     placed = set(vm['guest'] for vm in vms)
     for guest in guests:
         if guest['id'] not in placed:
@@ -191,7 +194,7 @@ def _check_ports(vms, chk):
 
 
 def plan_range(data, variables=False, range_id=None, templates=None, inventory_hosts=(),
-               inventory_host_ids=None, salt=None, base_dir=None, file_digest=None):
+               inventory_host_ids=None, salt=None, base_dir=None, file_digest=None, address_prefix=None):
     """Validate a whole range description and return its plan; raise RangeError listing every error.
 
     ``data``: the range (list or mapping form, already parsed from YAML).
@@ -204,14 +207,12 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     ``kvm_auto_range_host_id`` variable of those that have one.
     ``salt``: per-controller secret for image names; ``base_dir``: directory that
     relative controller paths in tasks are relative to; ``file_digest(path)``:
-    content digest of a controller file or directory, or None when it is missing.
+    content digest of a controller file or directory, or None when it is missing;
+    ``address_prefix``: an IPv4 /16 for the topology networks instead of CyRIS's addresses.
     """
     chk = Checker()
     data = plain(data)
-    if isinstance(templates, Mapping):
-        templates = dict(('%s' % k, v) for k, v in templates.items())
-    elif templates is not None:
-        templates = dict(('%s' % k, None) for k in templates)
+    templates = template_catalog(templates)
     digests = {}
 
     def resolve_file(place, path):
@@ -279,6 +280,12 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     if final_range_id:
         _check_names(vms, chk)
     _check_ports(vms, chk)
+    networks = []
+    if final_range_id and not chk.errors:
+        place = 'clone_settings[0] (range_id=%s).range_id' % final_range_id
+        networks, errors = plan_networks(final_range_id, blocks, vms, address_prefix, place)
+        for error in errors:
+            chk.error('', error)
     chk.raise_if_errors()
 
     resolved = _resolve_hosts(hosts, inventory_hosts, inventory_host_ids)
@@ -291,6 +298,8 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
             if vm['host'] not in image['hosts']:
                 image['hosts'].append(vm['host'])
                 copies.append({'image': image['name'], 'host': vm['host'], 'inventory_host': vm['inventory_host']})
+    for network in networks:
+        network['inventory_host'] = inventory_of[network['host']]
     used_hosts = set(vm['host'] for vm in vms)
     for host in resolved:
         host['vms'] = len([vm for vm in vms if vm['host'] == host['id']])
@@ -303,6 +312,7 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
         'images': image_list,
         'copies': copies,
         'vms': vms,
+        'networks': networks,
         'guests': [_guest_summary(g) for g in guests],
         'warnings': chk.scrubbed(chk.warnings),
     }
@@ -327,3 +337,27 @@ def _guest_summary(guest):
         'image_name': guest.get('image_name'),
         'accounts': final_accounts(guest.get('tasks')),
     }
+
+
+def public_view(plan):
+    """``plan`` without the guests' tasks (passwords): images keep only their task types."""
+    public = dict(plan)
+    public.pop('images_by_name', None)
+    public['images'] = []
+    for image in plan['images']:
+        entry = dict(image)
+        entry['task_types'] = [list(task)[0] for task in entry.pop('tasks', None) or ()]
+        public['images'].append(entry)
+    return public
+
+
+def summary(plan):
+    """One line on what the range holds, for the role to show."""
+    hosts = []
+    for vm in plan['vms']:
+        if vm['inventory_host'] not in hosts:
+            hosts.append(vm['inventory_host'])
+    return 'range %s: %d guest%s on %d host%s (%s) from %d image%s (%s)' % (
+        plan['range_id'], len(plan['vms']), '' if len(plan['vms']) == 1 else 's',
+        len(hosts), '' if len(hosts) == 1 else 's', ', '.join(hosts),
+        len(plan['images']), '' if len(plan['images']) == 1 else 's', ', '.join(i['name'] for i in plan['images']))

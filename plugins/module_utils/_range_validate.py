@@ -15,9 +15,12 @@ import re
 import shlex
 from collections.abc import Mapping
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import DEFAULT_ARCH
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import TEXT_TYPES as _TEXT_TYPES, kind_of, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import check_tasks
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import format_size, parse_size
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import (
+    TemplateError, find_template, parse_template_list)
 
 BASEVM_TYPES = ('kvm', 'kvm-auto', 'aws')
 GRAPHICS_TYPES = ('vnc', 'spice', 'sdl', 'none')
@@ -38,7 +41,6 @@ _IPV4_RE = re.compile(r'^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5
 _IP_RE = re.compile(r'^[0-9A-Fa-f.:]{2,45}$')
 _TEMPLATE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _OSINFO_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
-_PACKAGE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._@:~-]{0,127}$')
 _OPTION_TEXT_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9,.=:_+-]{0,255}$')
 
 
@@ -100,14 +102,13 @@ def check_guest(pos, item, host_ids, chk, templates, resolve_file):
     elif btype == 'kvm-auto':
         if 'basevm_config_file' in item:
             chk.error(place + '.basevm_config_file', 'only for basevm_type kvm (kvm-auto builds its own image)')
+        template = None
         if chk.required(place, item, 'image_name'):
             name = chk.text(place + '.image_name', item['image_name'], _TEMPLATE_RE, 'a virt-builder template name')
-            if name is not None and templates is not None and name not in templates:
-                known = sorted(templates)
-                chk.error(place + '.image_name', '%s is not a template of the configured virt-builder repository '
-                                                 '(known: %s)' % (show(name), ', '.join(known[:12]) + (
-                                                     ', ...' if len(known) > 12 else '') if known else 'none'))
-                name = None
+            if name is not None and templates is not None:
+                template = _check_template(place + '.image_name', name, templates, chk)
+                # An alias builds the same image as the template's own name.
+                name = template['name'] if template else None
             guest['image_name'] = name
         for key, bounds, unit in (('vcpus', VCPUS_RANGE, ''), ('memory', MEMORY_RANGE, ' MiB')):
             if chk.required(place, item, key):
@@ -116,14 +117,13 @@ def check_guest(pos, item, host_ids, chk, templates, resolve_file):
             try:
                 size = parse_size(item['disk_size'])
                 guest['disk_size'] = format_size(size)
-                template_size = (templates or {}).get(guest.get('image_name')) if isinstance(templates, Mapping) else None
-                if template_size and size < template_size:
+                if template and template.get('size') and size < template['size']:
                     chk.error(place + '.disk_size', '%s is smaller than the template %s (%s)' % (
-                        show(item['disk_size']), guest['image_name'], format_size(template_size)))
-            except ValueError:
-                chk.error(place + '.disk_size', '%s is not a size such as 20G' % show(item['disk_size']))
+                        show(item['disk_size']), template['name'], format_size(template['size'])))
+            except ValueError as exc:
+                chk.error(place + '.disk_size', '%s' % exc)
         if 'tasks' in item:
-            guest['tasks'] = check_tasks(place + '.tasks', item['tasks'], chk, resolve_file)
+            guest['tasks'] = check_tasks(place, item['tasks'], chk, resolve_file, template)
         else:
             guest['tasks'] = []
     if btype == 'kvm':
@@ -135,6 +135,49 @@ def check_guest(pos, item, host_ids, chk, templates, resolve_file):
     if len(chk.errors) != errors_before or btype is None or not guest.get('id'):
         return None
     return guest
+
+
+def template_catalog(templates):
+    """The templates to check image_name against, as find_template entries; None: not checked.
+
+    ``templates``: the entries of kvm_auto_template_info (or of parse_template_list:
+    name, arch, osinfo, aliases, size), the decoded JSON of ``virt-builder --list
+    --list-format json`` or its ``templates`` list, a mapping of names to sizes in
+    bytes, or a list of names.  Templates known by name only have arch and osinfo None.
+    """
+    if templates is None:
+        return None
+    if isinstance(templates, Mapping) and isinstance(templates.get('templates'), list):
+        templates = templates['templates']
+    elif isinstance(templates, Mapping):
+        return [_template_entry({'name': name, 'size': size}) for name, size in templates.items()]
+    entries = []
+    for item in templates:
+        if isinstance(item, Mapping) and 'os-version' in item:
+            entries.extend(parse_template_list({'templates': [dict(item)]})['templates'])
+        else:
+            entries.append(_template_entry(item if isinstance(item, Mapping) else {'name': item}))
+    return entries
+
+
+def _template_entry(item):
+    return {'name': '%s' % item['name'], 'arch': item.get('arch'), 'size': item.get('size'),
+            'osinfo': item.get('osinfo'), 'full_name': item.get('full_name'),
+            'aliases': ['%s' % a for a in item.get('aliases') or ()], 'hidden': bool(item.get('hidden', False))}
+
+
+def _check_template(place, name, catalog, chk):
+    """The template entry of ``name`` (a name or an alias), or None after recording the error."""
+    try:
+        return find_template({'templates': catalog}, name, DEFAULT_ARCH)
+    except TemplateError as exc:
+        known = exc.known
+        if known is None:
+            chk.error(place, str(exc))  # the template exists, but not for the arch kvm_auto_image builds
+        else:
+            chk.error(place, '%s is not a template of the configured virt-builder repository (known: %s)' % (
+                show(name), ', '.join(known[:12]) + (', ...' if len(known) > 12 else '') if known else 'none'))
+        return None
 
 
 def _check_vm_keys(place, item, guest, chk):
@@ -165,6 +208,8 @@ def _check_vm_keys(place, item, guest, chk):
 
 
 def check_guests(raw, host_ids, chk, templates, resolve_file):
+    """Validated guests; ``templates`` in any form template_catalog reads."""
+    templates = template_catalog(templates)
     guests = []
     items = chk.sequence('guest_settings', raw)
     if items is None:

@@ -19,6 +19,10 @@ __metaclass__ = type
 
 MASK = '********'
 
+# Failures are recognised by the tools' English messages, so every command runs in the C locale
+# unless the caller's environ names a locale itself.
+C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
+
 
 def mask_argv(argv, secrets=()):
     """Return ``argv`` as one display string with every secret masked.
@@ -67,7 +71,8 @@ class CommandRunner:
         With ``check_rc`` a non-zero exit fails the module, naming the
         subject and ``field`` (the input the command served).
         """
-        env = dict(self.environ)
+        env = dict(C_LOCALE)
+        env.update(self.environ)
         env.update(environ or {})
         shown = mask_argv(argv, self.secrets)
         self.commands.append(shown)

@@ -77,12 +77,27 @@ def virt_builder_build_argv(binary, template, output, size_bytes, image_format, 
     return argv
 
 
+def qcow2_compact_argv(qemu_img, source, output):
+    """``qemu-img convert`` of qcow2 ``source`` into a new qcow2 ``output`` without its holes.
+
+    virt-builder makes a resized qcow2 image with preallocation=metadata: a file as long as the
+    virtual disk, mostly holes, which every plain copy reads and writes in full. The copy holds
+    only the clusters with data. ``-f`` names the input format: never probe a guest's disk.
+    """
+    return [qemu_img, 'convert', '-f', 'qcow2', '-O', 'qcow2', source, output]
+
+
 def parse_template_list(text):
-    """The ``templates`` and ``sources`` of ``virt-builder --list --list-format json``."""
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise TemplateError('virt-builder --list did not print JSON: %s' % exc)
+    """The ``templates`` and ``sources`` of ``virt-builder --list --list-format json``.
+
+    ``text`` is the JSON text, or the document already decoded from it.
+    """
+    doc = text
+    if isinstance(text, (str, bytes)):
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise TemplateError('virt-builder --list did not print JSON: %s' % exc)
     if not isinstance(doc, dict) or not isinstance(doc.get('templates'), list):
         raise TemplateError('virt-builder --list printed JSON without a templates list')
     templates = []
@@ -95,7 +110,7 @@ def parse_template_list(text):
             'size': int(item['size']) if item.get('size') is not None else None,
             'osinfo': item.get('osinfo'),
             'full_name': item.get('full-name'),
-            'aliases': list(item.get('aliases') or []),
+            'aliases': ['%s' % a for a in item.get('aliases') or []],
             'hidden': bool(item.get('hidden', False)),
         })
     sources = [s['uri'] for s in doc.get('sources') or [] if isinstance(s, dict) and s.get('uri')]
@@ -105,16 +120,22 @@ def parse_template_list(text):
 def find_template(listing, name, arch):
     """The entry of ``listing`` for template ``name`` (or an alias) on ``arch``.
 
-    Raises TemplateError naming the closest template names on a miss.
+    The one template lookup of the collection: kvm_auto_image and the range
+    validation both use it.  An entry whose ``arch`` is None (a template known
+    by name only) matches every arch.  Raises TemplateError naming the closest
+    template names on a miss; the error's ``known`` attribute then lists the
+    names offered (hidden ones left out), and is None when only the arch differs.
     """
     templates = listing['templates']
     named = [t for t in templates if t['name'] == name or name in t['aliases']]
     for entry in named:
-        if entry['arch'] == arch:
+        if entry['arch'] in (arch, None):
             return entry
     if named:
-        raise TemplateError('template %s exists only for arch %s, not %s' % (
+        error = TemplateError('template %s exists only for arch %s, not %s' % (
             name, ', '.join(sorted(set(str(t['arch']) for t in named))), arch))
+        error.known = None
+        raise error
     names = sorted(set(t['name'] for t in templates if not t['hidden']))
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     if close:
@@ -123,7 +144,9 @@ def find_template(listing, name, arch):
         hint = 'available: %s' % ', '.join(names[:20])
     else:
         hint = 'the configured sources list no template at all'
-    raise TemplateError('template %s is not in the virt-builder sources (%s)' % (name, hint))
+    error = TemplateError('template %s is not in the virt-builder sources (%s)' % (name, hint))
+    error.known = names
+    raise error
 
 
 _PGP_HEADER = '-----BEGIN PGP SIGNED MESSAGE-----'

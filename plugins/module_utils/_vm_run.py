@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import file_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import CommandRunner
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
     DEFINITION_FIELDS, FIELDS, current_view, desired_view, differences, kept_macs, plan_actions,
@@ -27,8 +28,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import (
     Libvirt, patch_domain_xml)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
-    METADATA_NS, VmError, complete_guest, desired_guest, file_identity, osinfo_list_argv, parse_osinfo_list, resolve_osinfo,
-    set_metadata, virt_install_argv)
+    METADATA_NS, VmError, complete_guest, desired_guest, osinfo_list_argv, parse_osinfo_list, resolve_osinfo, set_metadata,
+    virt_install_argv)
 
 
 class VmRun:

@@ -307,12 +307,6 @@ def metadata_element(image, image_format, osinfo, disks, image_identity=None):
     return root
 
 
-def file_identity(path):
-    """What tells a base image apart from a later file at the same path: size and mtime."""
-    info = os.stat(path)
-    return {'size': info.st_size, 'mtime_ns': info.st_mtime_ns}
-
-
 def set_metadata(xml, ours):
     """``xml`` (domain XML text) with our metadata ``ours`` (dict as read back) in place."""
     root = ET.fromstring(xml)

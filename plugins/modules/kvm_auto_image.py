@@ -94,6 +94,10 @@ options:
         to an account that a later task renames ends up on the new name.
       - Build-time only; V(emulate_attack), V(emulate_malware) and V(emulate_traffic_capture_file) are
         rejected with an error, as is O(tasks[].execute_program[].execute_time=after_clone).
+      - Adding an account that exists (V(root), or one added or renamed to by an earlier task), renaming onto
+        such a name, and changing a name that an earlier task renamed away are errors found before the build.
+      - The same rules apply when the C(cyris.kvm_auto.kvm_auto_range) role checks a range description, so a
+        description that passes that check is not refused here.
     type: list
     elements: dict
     default: []
@@ -105,7 +109,9 @@ options:
         elements: dict
         suboptions:
           account:
-            description: Account name, a POSIX name (C(^[a-z_][a-z0-9_-]{0,31}$)).
+            description:
+              - Account name, as C(useradd) accepts it by default on Debian and RHEL, without shell text
+                (C(^[a-z_][a-z0-9_.-]{0,31}$)), for example V(trainee) or V(first.last).
             type: str
             required: true
           passwd:
@@ -113,7 +119,7 @@ options:
             type: str
             required: true
           full_name:
-            description: Full name (GECOS field); one line without V(:).
+            description: Full name (GECOS field); one line without V(:) or V(,).
             type: str
       modify_account:
         description:
@@ -123,11 +129,11 @@ options:
         elements: dict
         suboptions:
           account:
-            description: Current account name.
+            description: Current account name (V(root), an account of the template, or one added by an earlier task).
             type: str
             required: true
           new_account:
-            description: New account name.
+            description: New account name, a free name that follows the rule of O(tasks[].add_account[].account).
             type: str
           new_passwd:
             description: New password.
@@ -140,7 +146,7 @@ options:
         elements: dict
         suboptions:
           name:
-            description: Package names separated by spaces.
+            description: Package names separated by spaces; each of letters, digits and C(+._:~-), at most 128.
             type: str
             required: true
           package_manager:
@@ -149,6 +155,7 @@ options:
                 (V(name=version) for apt and zypper, V(name-version) for yum and dnf); by default it follows the
                 template's OS. virt-builder always uses the guest's own package manager.
             type: str
+            choices: [apt, apt-get, yum, dnf, zypper]
           version:
             description: Version to install, applied to each package of the task.
             type: str
@@ -382,46 +389,12 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import DEFAULT_ARCH, task_options
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_build import run_module
 
 
-def _task_list(**options):
-    return dict(type='list', elements='dict', options=options)
-
-
-TASK_OPTIONS = dict(
-    add_account=_task_list(
-        account=dict(type='str', required=True),
-        passwd=dict(type='str', required=True, no_log=True),
-        full_name=dict(type='str'),
-    ),
-    modify_account=_task_list(
-        account=dict(type='str', required=True),
-        new_account=dict(type='str'),
-        new_passwd=dict(type='str', no_log=True),
-    ),
-    install_package=_task_list(
-        name=dict(type='str', required=True),
-        package_manager=dict(type='str'),
-        version=dict(type='str'),
-    ),
-    copy_content=_task_list(
-        src=dict(type='path', required=True),
-        dst=dict(type='str', required=True),
-    ),
-    execute_program=_task_list(
-        program=dict(type='str', required=True),
-        interpreter=dict(type='str', required=True),
-        args=dict(type='str'),
-        execute_time=dict(type='str', choices=['before_clone', 'after_clone'], default='before_clone'),
-    ),
-    firewall_rules=_task_list(
-        rule=dict(type='path', required=True),
-    ),
-    emulate_attack=dict(type='raw'),
-    emulate_malware=dict(type='raw'),
-    emulate_traffic_capture_file=dict(type='raw'),
-)
+# The task format is defined once, in _cyris_schema, which the range validation applies too.
+TASK_OPTIONS = task_options()
 
 ARGUMENT_SPEC = dict(
     name=dict(type='str'),
@@ -438,7 +411,7 @@ ARGUMENT_SPEC = dict(
     cache=dict(type='bool', default=True),
     cache_dir=dict(type='path'),
     check_signature=dict(type='bool', default=True),
-    arch=dict(type='str', default='x86_64'),
+    arch=dict(type='str', default=DEFAULT_ARCH),
     environment=dict(type='dict', default={}),
     rebuild=dict(type='str', choices=['never', 'changed', 'always'], default='changed'),
     lock_timeout=dict(type='int', default=3600),

@@ -1,30 +1,27 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) cyris.kvm_auto contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""The range filters: glue between the role and the planner (plugins/module_utils/_range_*.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import json
-import os
 
 import pytest
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.cyris.kvm_auto.plugins.filter.range_plan import (
     FilterModule,
-    file_digest,
-    parse_leases,
-    parse_templates,
+    range_copy_ssh_args,
+    range_deploy_steps,
     range_destroy_targets,
     range_details,
-    range_host_files,
-    range_host_patterns,
     range_host_problems,
+    range_inventory,
+    range_pending_guests,
     range_plan,
+    range_public,
+    range_report,
 )
 
 RANGE = '''
@@ -56,14 +53,15 @@ RANGE = '''
         number: 2
 '''
 
-VIRT_BUILDER_LIST = json.dumps({
-    'version': 1,
-    'sources': [{'uri': 'file:///var/lib/cyris-kvm-auto/templates/index'}],
-    'templates': [
-        {'os-version': 'debian-12', 'full-name': 'Debian 12', 'arch': 'x86_64', 'size': 6442450944},
-        {'os-version': 'ubuntu-22.04', 'arch': 'x86_64', 'size': 2147483648},
-    ],
-})
+TEMPLATES = [
+    {'name': 'debian-12', 'aliases': ['bookworm'], 'arch': 'x86_64', 'size': 6442450944, 'osinfo': 'debian12'},
+    {'name': 'ubuntu-22.04', 'aliases': [], 'arch': 'x86_64', 'size': 2147483648, 'osinfo': 'ubuntu22.04'},
+]
+
+SETTINGS = {'image_dir': '/var/lib/libvirt/images/kvm-auto', 'disk_dir': '/var/lib/libvirt/images',
+            'build_dir': '/var/lib/cyris-kvm-auto/images', 'build_parallel': 2, 'boot_parallel': 1,
+            'link_local_images': True, 'network': 'cyris', 'uri': 'qemu:///system'}
+HOSTVARS = {'localhost': {'ansible_connection': 'local'}}
 
 LEASES = '''\
  Expiry Time           MAC address         Protocol   IP address          Hostname   Client ID or DUID
@@ -73,6 +71,7 @@ LEASES = '''\
 '''
 
 
+
 @pytest.fixture
 def range_dir(tmp_path):
     (tmp_path / 'files').mkdir()
@@ -80,103 +79,160 @@ def range_dir(tmp_path):
     return tmp_path
 
 
+def plan_of(text, range_dir, **kwargs):
+    kwargs.setdefault('hostvars', HOSTVARS)
+    kwargs.setdefault('inventory_hosts', [])
+    kwargs.setdefault('base_dir', str(range_dir))
+    kwargs.setdefault('salt', 's')
+    return range_plan(text, kwargs.pop('settings', SETTINGS), **kwargs)
+
+
+def built(plan, checksum='sha256:' + 'ab' * 32, **extra):
+    """Async results of kvm_auto_image as the role collects them (item nests the job's item)."""
+    return [dict({'item': {'item': i['name']}, 'path': SETTINGS['build_dir'] + '/' + i['name'], 'checksum': checksum,
+                  'osinfo': 'debian12', 'changed': True, 'rebuilt': True}, **extra) for i in plan['images']]
+
+
 def test_filters_are_registered():
-    assert sorted(FilterModule().filters()) == ['range_destroy_targets', 'range_details', 'range_host_files',
-                                                'range_host_patterns', 'range_host_problems', 'range_plan']
-
-
-def test_host_files_and_patterns():
-    images = {'kvmauto-debian-12-0123456789ab.qcow2': {'changed': False, 'checksum': 'sha256:' + '5c' * 32},
-              'kvmauto-debian-12-ba9876543210.qcow2': {'changed': True, 'osinfo': None}}
-    assert range_host_files(images) == {'kvmauto-debian-12-0123456789ab.qcow2': 'kvmauto-debian-12-0123456789ab.' + '5c' * 8 + '.qcow2',
-                                        'kvmauto-debian-12-ba9876543210.qcow2': None}
-    assert range_host_patterns(sorted(images)) == {'kvmauto-debian-12-0123456789ab.qcow2': 'kvmauto-debian-12-0123456789ab.*.qcow2',
-                                                   'kvmauto-debian-12-ba9876543210.qcow2': 'kvmauto-debian-12-ba9876543210.*.qcow2'}
-    with pytest.raises(AnsibleFilterError, match='image kvmauto-x.qcow2: .* is not a sha256 checksum'):
-        range_host_files({'kvmauto-x.qcow2': {'checksum': 'md5:00'}})
+    assert sorted(FilterModule().filters()) == [
+        'range_copy_ssh_args', 'range_deploy_steps', 'range_destroy_targets', 'range_details', 'range_host_problems',
+        'range_inventory', 'range_pending_guests', 'range_plan', 'range_public', 'range_report']
 
 
 def test_plan_from_yaml_text(range_dir):
-    plan = range_plan(RANGE, templates=VIRT_BUILDER_LIST, base_dir=str(range_dir), salt='s')
+    plan = plan_of(RANGE, range_dir, templates=TEMPLATES)
+    assert plan['errors'] == []
     assert [vm['name'] for vm in plan['vms']] == ['desktop_cr42_1_1', 'desktop_cr42_1_2']
     assert plan['images'][0]['tasks'][1] == {'copy_content': [{'src': str(range_dir / 'files' / 'motd'), 'dst': '/etc'}]}
+    assert plan['used_hosts'] == ['localhost']
+    assert plan['host_dirs'] == [{'inventory_host': 'localhost', 'path': SETTINGS['image_dir']},
+                                 {'inventory_host': 'localhost', 'path': SETTINGS['disk_dir']}]
+    assert [c['what'] for c in plan['host_checks']] == ['virt-install', 'qemu-img', 'libvirt']
+    assert plan['host_checks'][2]['argv'] == ['virsh', '--connect', 'qemu:///system', 'net-info', 'cyris']
+    assert plan['build_batches'] == [{'label': plan['images'][0]['name'], 'members': [plan['images'][0]['name']]}]
+    assert plan['summary'] == 'range 42: 2 guests on 1 host (localhost) from 1 image (%s)' % plan['images'][0]['name']
 
 
-def test_public_plan_has_no_tasks_and_no_passwords(range_dir):
-    plan = range_plan(RANGE, public=True, base_dir=str(range_dir))
-    assert plan['images'][0]['task_types'] == ['add_account', 'copy_content']
-    assert 'tasks' not in plan['images'][0]
-    assert 'Filter-Secret-1' not in json.dumps(plan)
+def test_public_view_has_no_tasks_and_no_passwords(range_dir):
+    plan = plan_of(RANGE, range_dir)
+    assert 'Filter-Secret-1' in json.dumps(plan)
+    public = range_public(plan)
+    assert public['images'][0]['task_types'] == ['add_account', 'copy_content']
+    assert 'tasks' not in public['images'][0] and 'images_by_name' not in public
+    assert 'Filter-Secret-1' not in json.dumps(public)
 
 
 def test_changed_copied_file_changes_the_image_name(range_dir):
-    first = range_plan(RANGE, base_dir=str(range_dir))['images'][0]['name']
+    first = plan_of(RANGE, range_dir)['images'][0]['name']
     (range_dir / 'files' / 'motd').write_text('changed\n')
-    assert range_plan(RANGE, base_dir=str(range_dir))['images'][0]['name'] != first
-    assert range_plan(RANGE, base_dir=str(range_dir), check_files=False)['images'][0]['name'] != first
+    assert plan_of(RANGE, range_dir)['images'][0]['name'] != first
+    assert plan_of(RANGE, range_dir, check_files=False)['images'][0]['name'] != first
 
 
-def test_every_error_in_one_filter_error(range_dir):
+def test_errors_come_back_as_a_list_without_passwords(range_dir):
     broken = RANGE.replace('disk_size: 8G', 'disk_size: 8X').replace('image_name: debian-12', 'image_name: debian-13')
-    with pytest.raises(AnsibleFilterError) as caught:
-        range_plan(broken, templates=VIRT_BUILDER_LIST, base_dir=str(range_dir))
-    message = str(caught.value)
-    assert message.startswith('the range description has 2 errors:')
-    assert "guest_settings[0] (id=desktop).disk_size: '8X' is not a size such as 20G" in message
-    assert "guest_settings[0] (id=desktop).image_name: 'debian-13' is not a template" in message
-    assert 'Filter-Secret-1' not in message
+    plan = plan_of(broken, range_dir, templates=TEMPLATES)
+    assert len(plan['errors']) == 2
+    assert "guest_settings[0] (id=desktop).disk_size: '8X' is not a size such as 20G, 512M or 1048576K" in plan['errors']
+    assert any(e.startswith("guest_settings[0] (id=desktop).image_name: 'debian-13' is not a template") for e in plan['errors'])
+    assert 'Filter-Secret-1' not in json.dumps(plan)
+
+
+def test_an_alias_of_a_template_is_accepted(range_dir):
+    assert plan_of(RANGE.replace('image_name: debian-12', 'image_name: bookworm'), range_dir, templates=TEMPLATES)['errors'] == []
 
 
 def test_missing_controller_file_is_an_error(tmp_path):
-    with pytest.raises(AnsibleFilterError) as caught:
-        range_plan(RANGE, base_dir=str(tmp_path))
-    assert "copy_content[0].src: '%s' does not exist on the controller" % (tmp_path / 'files' / 'motd') in str(caught.value)
+    plan = plan_of(RANGE, tmp_path)
+    assert plan['errors'] == ["guest_settings[0] (id=desktop).tasks[1].copy_content[0].src: '%s' does not exist on the "
+                              "controller" % (tmp_path / 'files' / 'motd')]
 
 
-def test_yaml_error_names_the_line():
-    with pytest.raises(AnsibleFilterError) as caught:
-        range_plan('- host_settings:\n  - id: [unclosed\n')
-    assert 'the range description is not valid YAML at line 3' in str(caught.value)
+def test_yaml_error_names_the_line(range_dir):
+    plan = plan_of('- host_settings:\n  - id: [unclosed\n', range_dir)
+    assert 'the range description is not valid YAML at line 3' in plan['errors'][0]
 
 
-@pytest.mark.parametrize('given,expected', [
-    (None, None),
-    ('', None),
-    (VIRT_BUILDER_LIST, {'debian-12': 6442450944, 'ubuntu-22.04': 2147483648}),
-    (json.loads(VIRT_BUILDER_LIST), {'debian-12': 6442450944, 'ubuntu-22.04': 2147483648}),
-    (['debian-12'], ['debian-12']),
-    ({'debian-12': None}, {'debian-12': None}),
+def test_variables_leave_empty_sections_out(range_dir):
+    data = {'guest_settings': [{'id': 'pc', 'basevm_type': 'kvm-auto', 'image_name': 'debian-12', 'vcpus': 1,
+                                'memory': 512, 'disk_size': '6G'}], 'clone_settings': [], 'host_settings': []}
+    plan = plan_of(data, range_dir, variables=True, range_id=5)
+    assert plan['errors'] == []
+    assert [vm['name'] for vm in plan['vms']] == ['pc']
+
+
+def test_host_variables_choose_the_directories_and_are_checked(range_dir):
+    hostvars = {'localhost': {'ansible_connection': 'local', 'kvm_auto_range_image_dir': '/srv/images/',
+                              'kvm_auto_range_disk_dir': 'disks'}}
+    plan = plan_of(RANGE, range_dir, hostvars=hostvars)
+    assert plan['errors'] == ["host localhost: kvm_auto_range_disk_dir: 'disks' is not an absolute path"]
+    hostvars['localhost']['kvm_auto_range_disk_dir'] = '/srv/disks'
+    layout = plan_of(RANGE, range_dir, hostvars=hostvars)['layout'][0]
+    assert (layout['image_dir'], layout['disk_dir'], layout['local']) == ('/srv/images', '/srv/disks', True)
+
+
+def test_an_inventory_host_serves_a_host_id(range_dir):
+    hostvars = dict(HOSTVARS, kvm1={'kvm_auto_range_host_id': 'host_1', 'ansible_connection': 'ssh'})
+    plan = plan_of(RANGE, range_dir, hostvars=hostvars, inventory_hosts=['kvm1'])
+    assert plan['used_hosts'] == ['kvm1'] and plan['hosts_to_add'] == []
+    assert plan['layout'][0]['local'] is False
+
+
+def test_deploy_steps_after_the_builds(range_dir):
+    settings = dict(SETTINGS, build_dir=str(range_dir), image_dir=str(range_dir))
+    plan = range_public(plan_of(RANGE, range_dir, settings=settings))
+    steps = range_deploy_steps(plan, built(plan), settings)
+    name = plan['images'][0]['name']
+    host_file = name[:-len('.qcow2')] + '.' + 'ab' * 8 + '.qcow2'
+    # The build and image directories of the controller share a file system: a hard link, no copy.
+    assert steps['copies'] == [] and steps['copy_hosts'] == []
+    assert [(l['src'], l['dest']) for l in steps['links']] == [(str(range_dir / name), str(range_dir / host_file))]
+    guest = steps['guests'][0]
+    assert (guest['name'], guest['image'], guest['osinfo'], guest['disk_dir']) == (
+        'desktop_cr42_1_1', str(range_dir / host_file), 'debian12', SETTINGS['disk_dir'])
+    assert [b['label'] for b in steps['guest_batches']] == ['desktop_cr42_1_1', 'desktop_cr42_1_2']
+
+
+def test_deploy_steps_copy_to_a_remote_host_and_wait_for_unbuilt_images(range_dir):
+    hostvars = dict(HOSTVARS, kvm1={'kvm_auto_range_host_id': 'host_1'})
+    plan = range_public(plan_of(RANGE, range_dir, hostvars=hostvars, inventory_hosts=['kvm1']))
+    steps = range_deploy_steps(plan, built(plan), SETTINGS)
+    assert steps['copy_hosts'] == ['kvm1']
+    assert steps['copies_by_host']['kvm1'][0]['dest'].startswith(SETTINGS['image_dir'] + '/kvmauto-debian-12-')
+    # A check-mode run before the first build: no checksum, so no file to look for, and the guests wait.
+    unbuilt = range_deploy_steps(plan, [], SETTINGS)
+    assert unbuilt['copies'][0]['dest'] is None and unbuilt['guests'][0]['image'] is None
+    assert range_pending_guests(unbuilt, [], [], True) == ['desktop_cr42_1_1', 'desktop_cr42_1_2']
+    assert range_pending_guests(steps, [{'item': steps['copies'][0], 'changed': True}], [], True) == [
+        'desktop_cr42_1_1', 'desktop_cr42_1_2']
+    assert range_pending_guests(steps, [{'item': steps['copies'][0], 'changed': False}], [], True) == []
+    assert range_pending_guests(unbuilt, [], [], False) == []
+
+
+def test_report_of_a_run(range_dir):
+    plan = range_public(plan_of(RANGE, range_dir))
+    copy = {'image': plan['images'][0]['name'], 'inventory_host': 'localhost', 'src': 'a', 'dest': 'b'}
+    report = range_report(plan, built(plan), [], [{'item': copy, 'changed': True}, {'item': copy, 'skipped': True}],
+                          [{'name': 'desktop_cr42_1_1', 'created': True, 'changed': True},
+                           {'name': 'desktop_cr42_1_2', 'created': False, 'changed': False}])
+    assert report == {'range_id': '42', 'built': [plan['images'][0]['name']], 'copied': [],
+                      'linked': [{'image': copy['image'], 'inventory_host': 'localhost'}],
+                      'created': ['desktop_cr42_1_1'], 'changed_guests': ['desktop_cr42_1_1']}
+
+
+@pytest.mark.parametrize('given,compression,expected', [
+    ('-C -o ControlMaster=auto -o ControlPersist=60s', False,
+     '-o ControlMaster=no -o ControlPath=none  -o ControlMaster=auto -o ControlPersist=60s'),
+    ('-C -o ControlMaster=auto', True, '-C -o ControlMaster=auto'),
+    ('', False, '-o ControlMaster=no -o ControlPath=none'),
+    ('-o Ciphers=aes128-ctr -C', False, '-o ControlMaster=no -o ControlPath=none -o Ciphers=aes128-ctr'),
 ])
-def test_parse_templates(given, expected):
-    assert parse_templates(given) == expected
+def test_copy_ssh_args(given, compression, expected):
+    assert range_copy_ssh_args(given, compression) == expected
 
 
-def test_parse_templates_rejects_other_text():
-    with pytest.raises(AnsibleFilterError):
-        parse_templates('virt-builder: error: no network')
-
-
-def test_file_digest(tmp_path):
-    target = tmp_path / 'f'
-    target.write_bytes(b'abc')
-    assert file_digest(str(target)) == 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
-    tree = tmp_path / 'd'
-    (tree / 'sub').mkdir(parents=True)
-    (tree / 'sub' / 'x').write_text('1')
-    before = file_digest(str(tree))
-    (tree / 'sub' / 'x').write_text('2')
-    assert file_digest(str(tree)) != before
-    assert file_digest(os.path.join(str(tmp_path), 'missing')) is None
-
-
-def test_parse_leases():
-    assert parse_leases(LEASES) == {'52:54:00:6a:0b:01': '192.168.122.57', '52:54:00:6a:0b:02': '192.168.122.58'}
-    assert parse_leases([LEASES, '']) == parse_leases(LEASES)
-    assert parse_leases(None) == {}
-
-
-def test_range_details_from_module_results(range_dir):
-    plan = range_plan(RANGE, base_dir=str(range_dir), public=True)
+def test_range_details_and_inventory_from_module_results(range_dir):
+    plan = range_public(plan_of(RANGE, range_dir))
     vm_results = [
         {'name': 'desktop_cr42_1_1', 'state': 'running', 'uuid': 'u1',
          'interfaces': [{'mac': '52:54:00:6a:0b:01', 'network': 'default', 'model': 'virtio'}]},
@@ -185,7 +241,7 @@ def test_range_details_from_module_results(range_dir):
         {'skipped': True},
     ]
     image_results = [{'path': '/var/lib/cyris-kvm-auto/images/' + plan['images'][0]['name'], 'checksum': 'sha256:' + 'ab' * 32}]
-    details = range_details(plan, vm_results, [LEASES], image_results)
+    details = range_details(plan, vm_results, [LEASES, ''], image_results)
     domains = details['guests'][0]['domains']
     assert [(d['name'], d['uuid'], d['address']) for d in domains] == [
         ('desktop_cr42_1_1', 'u1', '192.168.122.57'), ('desktop_cr42_1_2', 'u2', None)]
@@ -193,12 +249,17 @@ def test_range_details_from_module_results(range_dir):
     assert details['images'][0]['host_file'] == plan['images'][0]['name'][:-len('.qcow2')] + '.' + 'ab' * 8 + '.qcow2'
     assert details['guests'][0]['accounts'] == ['trainee']
     assert details['range_id'] == '42'
+    assert range_inventory(details) == [
+        {'name': 'desktop_cr42_1_1', 'groups': ['kvm_auto_range_guests', 'kvm_auto_range_cr42'],
+         'ansible_host': '192.168.122.57', 'guest_id': 'desktop', 'kvm_host': 'localhost', 'entry_point': False},
+        {'name': 'desktop_cr42_1_2', 'groups': ['kvm_auto_range_guests', 'kvm_auto_range_cr42'],
+         'ansible_host': None, 'guest_id': 'desktop', 'kvm_host': 'localhost', 'entry_point': False}]
 
 
 def check(host, what, rc, stdout='', stderr='', msg=None):
     argv = {'virt-install': ['virt-install', '--version'], 'qemu-img': ['qemu-img', '--version'],
             'libvirt': ['virsh', 'net-info', 'cyris']}[what]
-    result = {'item': [host, {'what': what, 'argv': argv}], 'rc': rc, 'stdout': stdout, 'stderr': stderr}
+    result = {'item': {'inventory_host': host, 'what': what, 'argv': argv}, 'rc': rc, 'stdout': stdout, 'stderr': stderr}
     if msg:
         result['msg'] = msg
     return result
@@ -229,14 +290,15 @@ MISSING = "[Errno 2] No such file or directory: b'virt-install'"
      'kvm1: the libvirt network cyris is not active: start it (virsh net-start cyris)'),
 ])
 def test_range_host_problems(result, families, expected):
-    problems = range_host_problems([result, {'skipped': True}], 'cyris', 'qemu:///system', families)
+    hostvars = dict((h, {'ansible_facts': {'os_family': f}}) for h, f in (families or {}).items())
+    problems = range_host_problems([result, {'skipped': True}], SETTINGS, hostvars)
     assert [p['message'] for p in problems] == ([expected] if expected else [])
     if expected:
-        assert problems[0]['host'] == result['item'][0]
+        assert problems[0]['host'] == result['item']['inventory_host']
 
 
 def test_range_destroy_targets_adds_what_the_details_file_recorded(range_dir):
-    plan = range_plan(RANGE, base_dir=str(range_dir), public=True)
+    plan = range_public(plan_of(RANGE, range_dir))
     image = plan['images'][0]['name']
     recorded = {
         'hosts': [{'id': 'host_1', 'inventory_host': 'localhost'}],
@@ -248,18 +310,21 @@ def test_range_destroy_targets_adds_what_the_details_file_recorded(range_dir):
         ]}],
     }
     targets = range_destroy_targets(plan, recorded)
-    assert targets['vms'] == [{'name': 'desktop_cr42_1_1', 'inventory_host': 'localhost'},
-                              {'name': 'desktop_cr42_1_2', 'inventory_host': 'localhost'},
-                              {'name': 'desktop_cr42_2_1', 'inventory_host': 'localhost'}]
+    disk_dir, image_dir = SETTINGS['disk_dir'], SETTINGS['image_dir']
+    assert targets['vms'] == [{'name': 'desktop_cr42_1_1', 'inventory_host': 'localhost', 'disk_dir': disk_dir},
+                              {'name': 'desktop_cr42_1_2', 'inventory_host': 'localhost', 'disk_dir': disk_dir},
+                              {'name': 'desktop_cr42_2_1', 'inventory_host': 'localhost', 'disk_dir': disk_dir}]
     assert targets['images'] == [image, 'kvmauto-debian-12-0123456789ab.qcow2']
-    assert targets['copies'] == [{'image': image, 'inventory_host': 'localhost'},
-                                 {'image': 'kvmauto-debian-12-0123456789ab.qcow2', 'inventory_host': 'localhost'}]
+    assert targets['copies'] == [
+        {'image': image, 'inventory_host': 'localhost', 'image_dir': image_dir, 'pattern': image[:-6] + '.*.qcow2'},
+        {'image': 'kvmauto-debian-12-0123456789ab.qcow2', 'inventory_host': 'localhost', 'image_dir': image_dir,
+         'pattern': 'kvmauto-debian-12-0123456789ab.*.qcow2'}]
     assert targets['unreachable'] == ['old_cr42_1_1 on gone.example.org']
     assert range_destroy_targets(plan, None)['vms'] == targets['vms'][:2]
 
 
 def test_destroy_names_images_as_deploy_did_even_without_the_files(range_dir):
-    deployed = range_plan(RANGE, base_dir=str(range_dir), salt='k')['images'][0]['name']
-    assert range_plan(RANGE, base_dir=str(range_dir), salt='k', missing_files_ok=True)['images'][0]['name'] == deployed
+    deployed = plan_of(RANGE, range_dir, salt='k')['images'][0]['name']
+    assert plan_of(RANGE, range_dir, salt='k', missing_files_ok=True)['images'][0]['name'] == deployed
     (range_dir / 'files' / 'motd').unlink()
-    assert range_plan(RANGE, base_dir=str(range_dir), salt='k', missing_files_ok=True)['vms']
+    assert plan_of(RANGE, range_dir, salt='k', missing_files_ok=True)['vms']

@@ -6,9 +6,11 @@
 """The run logic of kvm_auto_image against a recorded virt-builder.
 
 A small stand-in for AnsibleModule answers ``virt-builder --list`` with a fixed
-listing and "builds" by writing a qcow2 header to the --output file, so state,
+listing and "builds" by writing a qcow2 header to the --output file (as long as
+the virtual disk and mostly holes when resized, as virt-builder does), and
+"compacts" with ``qemu-img convert`` by copying the written bytes, so state,
 lock, atomic rename, check mode and failure paths run without a hypervisor (the
-integration target runs the real virt-builder).
+integration target runs the real virt-builder and qemu-img).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,10 +26,13 @@ import struct
 
 import pytest
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils import _image_build
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import allocation, is_mostly_holes
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_build import (
     ImageBuild, PathLock, lock_path, read_state, state_path, stale_temp_files, temp_path, virtual_size, write_state)
 
 GIB = 1024 ** 3
+TEMPLATE_SIZE = 6 * GIB
 
 
 class Failed(Exception):
@@ -37,7 +42,7 @@ class Failed(Exception):
 class RecordedModule:
     """Just enough of AnsibleModule for ImageBuild; virt-builder is recorded, not run."""
 
-    def __init__(self, params, index_uri, check_mode=False, build_rc=0, build_err=''):
+    def __init__(self, params, index_uri, check_mode=False, build_rc=0, build_err='', compact_rc=0):
         self.params = dict(
             name=None, state='present', image_name='debian-12', disk_size=None, format='qcow2', hostname=None,
             root_password=None, tasks=[], sources=[], virt_builder_config_dir='/t/config', cache=True, cache_dir=None,
@@ -48,8 +53,10 @@ class RecordedModule:
         self.index_uri = index_uri
         self.build_rc = build_rc
         self.build_err = build_err
+        self.compact_rc = compact_rc
         self.runs = []
         self.builds = []
+        self.compactions = []
         self.warnings = []
 
     def get_bin_path(self, name):
@@ -65,8 +72,10 @@ class RecordedModule:
         self.runs.append((list(argv), dict(environ_update or {})))
         if '--list' in argv:
             listing = {'version': 1, 'sources': [{'uri': self.index_uri}], 'templates': [
-                {'os-version': 'debian-12', 'arch': 'x86_64', 'size': 6 * GIB, 'osinfo': 'debian12', 'hidden': False}]}
+                {'os-version': 'debian-12', 'arch': 'x86_64', 'size': TEMPLATE_SIZE, 'osinfo': 'debian12', 'hidden': False}]}
             return 0, json.dumps(listing), ''
+        if argv[0].endswith('/qemu-img'):
+            return self.record_compaction(argv)
         commands_file = argv[argv.index('--commands-from-file') + 1]
         with open(commands_file) as handle:
             lines = handle.read().splitlines()
@@ -82,7 +91,21 @@ class RecordedModule:
         size = int(argv[argv.index('--size') + 1].rstrip('b'))
         with open(argv[argv.index('--output') + 1], 'wb') as handle:
             handle.write(b'QFI\xfb' + b'\0' * 20 + struct.pack('>Q', size) + os.urandom(64))
+            if size > TEMPLATE_SIZE:
+                # virt-resize's output: as long as the virtual disk, holes where no data is.
+                handle.truncate(size)
         return 0, 'built', ''
+
+    def record_compaction(self, argv):
+        source, output = argv[-2:]
+        self.compactions.append({'argv': list(argv), 'output_mode': stat.S_IMODE(os.stat(output).st_mode)})
+        if self.compact_rc:
+            return self.compact_rc, '', 'qemu-img: error while writing'
+        with open(source, 'rb') as handle:
+            written = handle.read(1024).rstrip(b'\0')
+        with open(output, 'wb') as handle:
+            handle.write(written)
+        return 0, '', ''
 
 
 @pytest.fixture
@@ -135,6 +158,45 @@ def test_first_run_builds_atomically_with_private_files(repo):
     assert 'Pw-daniel-1' not in text and 'R00t-pw' not in text
     for command in result['commands']:
         assert 'Pw-daniel-1' not in command
+
+
+def test_resized_qcow2_is_compacted_before_the_rename(repo):
+    result, module = run(repo, disk_size='8G')
+    assert len(module.compactions) == 1
+    compaction = module.compactions[0]
+    built = module.builds[0]['argv'][module.builds[0]['argv'].index('--output') + 1]
+    assert compaction['argv'][:-1] == ['/usr/bin/qemu-img', 'convert', '-f', 'qcow2', '-O', 'qcow2', built]
+    assert os.path.basename(compaction['argv'][-1]).startswith('.desktop.qcow2.kvm-auto-tmp-compact-')
+    assert compaction['output_mode'] == 0o600
+    assert result['commands'][-1] == ' '.join(compaction['argv'])
+    assert not is_mostly_holes(*allocation(repo['path']))
+    assert result['virtual_size'] == 8 * GIB
+    with open(repo['path'], 'rb') as handle:
+        assert result['checksum'] == 'sha256:' + hashlib.sha256(handle.read()).hexdigest()
+    assert read_state(repo['path'])['image']['checksum'] == result['checksum']
+    assert stale_temp_files(repo['path']) == []
+    again, module = run(repo, disk_size='8G')
+    assert again['changed'] is False and module.builds == [] and module.compactions == []
+
+
+@pytest.mark.parametrize('params', [dict(), dict(format='raw', disk_size='8G')])
+def test_template_size_and_raw_are_not_compacted(repo, monkeypatch, params):
+    # Hashing an 8 GiB sparse raw file here would only read zeros.
+    monkeypatch.setattr(_image_build, 'file_sha256', lambda path: 'not read')
+    result, module = run(repo, **params)
+    assert result['rebuilt'] is True and module.compactions == []
+
+
+def test_failed_compaction_leaves_nothing(repo):
+    module = RecordedModule({'path': repo['path'], 'tasks': TASKS, 'disk_size': '8G',
+                             'virt_builder_config_dir': repo['config']}, repo['index'], compact_rc=1)
+    with pytest.raises(Failed) as info:
+        ImageBuild(module).run()
+    failure = info.value.args[0]
+    assert failure['msg'].startswith('image desktop.qcow2 (disk_size): command failed with rc=1: /usr/bin/qemu-img convert')
+    assert failure['stderr'] == 'qemu-img: error while writing'
+    assert not os.path.exists(repo['path']) and not os.path.exists(state_path(repo['path']))
+    assert stale_temp_files(repo['path']) == []
 
 
 def test_rerun_is_a_noop_without_build(repo):

@@ -43,7 +43,18 @@ def plan(tasks, **kwargs):
     ([{'add_account': [{'account': 'ok', 'passwd': 'pw', 'full_name': 'A:B'}]}], 'tasks[0].add_account[0].full_name',
      "'A:B'"),
     ([{'add_account': [{'account': 'ok', 'passwd': 'pw', 'full_name': 'A\nB'}]}], 'tasks[0].add_account[0].full_name',
-     'single line'),
+     'must not hold : , or a line break'),
+    ([{'add_account': [{'account': 'ok', 'passwd': 'pw', 'full_name': 'Bob, Room 1'}]}],
+     'tasks[0].add_account[0].full_name', "'Bob, Room 1' must not hold"),
+    ([{'add_account': [{'account': 'bob$', 'passwd': 'pw'}]}], 'tasks[0].add_account[0].account',
+     "'bob$' is not a valid account name"),
+    ([{'add_account': [{'account': '-bob', 'passwd': 'pw'}]}], 'tasks[0].add_account[0].account', "'-bob'"),
+    ([{'add_account': [{'account': '.bob', 'passwd': 'pw'}]}], 'tasks[0].add_account[0].account', "'.bob'"),
+    ([{'add_account': [{'account': 'bob', 'passwd': ['pw']}]}], 'tasks[0].add_account[0].passwd',
+     'expected a string, got a list'),
+    ([{'add_account': [{'account': 'bob'}]}], 'tasks[0].add_account[0]', 'missing required key passwd'),
+    ([{'add_account': [{'account': 'bob', 'passwd': 'pw', 'password': 'pw'}]}], 'tasks[0].add_account[0]',
+     "unknown key 'password'"),
     ([{'modify_account': [{'account': 'root'}]}], 'tasks[0].modify_account[0]', 'new_account'),
     ([{'modify_account': [{'account': 'bob', 'new_account': 'bob'}]}], 'tasks[0].modify_account[0].new_account',
      'current name'),
@@ -52,6 +63,9 @@ def plan(tasks, **kwargs):
     ([{'install_package': [{'name': '  '}]}], 'tasks[0].install_package[0].name', 'at least one'),
     ([{'install_package': [{'name': 'tree;reboot'}]}], 'tasks[0].install_package[0].name', "'tree;reboot'"),
     ([{'install_package': [{'name': 'a,b'}]}], 'tasks[0].install_package[0].name', "'a,b'"),
+    ([{'install_package': [{'name': 'foo@bar'}]}], 'tasks[0].install_package[0].name', "'foo@bar' is not a list"),
+    ([{'install_package': [{'name': 'tree', 'version': 1.1}]}], 'tasks[0].install_package[0].version',
+     'expected a string, got a number'),
     ([{'install_package': [{'name': 'tree', 'version': '1 2'}]}], 'tasks[0].install_package[0].version', "'1 2'"),
     ([{'install_package': [{'name': 'tree', 'package_manager': 'brew'}]}],
      'tasks[0].install_package[0].package_manager', "'brew'"),
@@ -71,13 +85,15 @@ def plan(tasks, **kwargs):
     ([{'emulate_malware': [{'name': 'm'}]}], 'tasks[0].emulate_malware', 'not supported at build time'),
     ([{'emulate_traffic_capture_file': [{'format': 'pcap'}]}], 'tasks[0].emulate_traffic_capture_file',
      'not supported at build time'),
-    ([{'add_account': [], }], 'tasks[0].add_account', 'non-empty list'),
+    ([{'add_account': [], }], 'tasks[0].add_account', 'the list is empty'),
+    ([{'add_account': {'account': 'alice', 'passwd': 'pw'}}], 'tasks[0].add_account', 'expected a list, got a mapping'),
+    ([{'add_account': ['alice']}], 'tasks[0].add_account[0]', 'expected a mapping, got a string'),
     ([{}], 'tasks[0]', 'no task type'),
     ([{'add_account': None, 'modify_account': None}], 'tasks[0]', 'no task type'),
     ([{'add_account': [{'account': 'a', 'passwd': 'p'}], 'install_package': [{'name': 'x'}]}], 'tasks[0]',
      'add_account and install_package'),
-    ([{'reboot': [{}]}], 'tasks[0]', 'unknown task type reboot'),
-    (['add_account'], 'tasks[0]', 'expected a map'),
+    ([{'reboot': [{}]}], 'tasks[0]', "unknown task type 'reboot'"),
+    (['add_account'], 'tasks[0]', 'expected a single-key mapping such as {add_account: [...]}, got a string'),
 ])
 def test_normalize_rejects(tasks, field, words):
     with pytest.raises(ImageInputError) as info:
@@ -111,9 +127,11 @@ def test_hostname_rejects(hostname):
     assert info.value.field == 'hostname'
 
 
-def test_single_params_map_is_accepted():
-    ops = normalize_tasks([{'add_account': {'account': 'alice', 'passwd': 'pw'}}])
-    assert ops == [{'kind': 'add_account', 'field': 'tasks[0].add_account[0]', 'account': 'alice', 'passwd': 'pw',
+def test_null_task_types_are_left_out():
+    # The module's argument spec fills every task type of an item in, with null.
+    ops = normalize_tasks([{'add_account': [{'account': 'first.last', 'passwd': 'pw', 'full_name': None}],
+                            'modify_account': None, 'install_package': None}])
+    assert ops == [{'kind': 'add_account', 'field': 'tasks[0].add_account[0]', 'account': 'first.last', 'passwd': 'pw',
                     'full_name': None}]
 
 
@@ -181,12 +199,26 @@ def test_final_passwords(tasks, root_password, expected):
     ([{'modify_account': [{'account': 'root', 'new_passwd': 'other'}]}], 'rootpw',
      'tasks[0].modify_account[0].new_passwd'),
     ([{'add_account': [{'account': 'root', 'passwd': 'p'}]}], 'rootpw', 'tasks[0].add_account[0].account'),
+    # root is in every template, with or without root_password
+    ([{'add_account': [{'account': 'root', 'passwd': 'p'}]}], None, 'tasks[0].add_account[0].account'),
+    ([{'modify_account': [{'account': 'debian', 'new_account': 'root'}]}], None, 'tasks[0].modify_account[0].new_account'),
+    # a name renamed away cannot be changed any more
+    ([{'add_account': [{'account': 'a', 'passwd': 'p'}]},
+      {'modify_account': [{'account': 'a', 'new_account': 'b'}, {'account': 'a', 'new_passwd': 'q'}]}], None,
+     'tasks[1].modify_account[1].account'),
 ])
 def test_final_passwords_conflicts(tasks, root_password, field):
     with pytest.raises(ImageInputError) as info:
         final_passwords(ops_of(*tasks), root_password)
     assert info.value.field == field
     assert 'rootpw' not in str(info.value)
+
+
+def test_final_passwords_conflict_names_the_earlier_task():
+    with pytest.raises(ImageInputError) as info:
+        final_passwords(ops_of({'add_account': [{'account': 'first.last', 'passwd': 'p'}]},
+                               {'add_account': [{'account': 'first.last', 'passwd': 'q'}]}))
+    assert str(info.value) == "tasks[1].add_account[0].account: 'first.last' is already added by tasks[0].add_account[0]"
 
 
 def test_secret_fields():

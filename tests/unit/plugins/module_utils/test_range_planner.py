@@ -144,7 +144,6 @@ def test_list_form_groups_places_and_names():
     assert by_name['desktop_cr123_1_1']['graphics'] == {'type': 'vnc', 'listen': '127.0.0.1'}
     assert by_name['attacker_cr123_3_2']['accounts'] == ['red']
     assert groups[('attacker',)]['tasks'][1] == {'install_package': [{'package_manager': 'apt', 'name': 'nmap hydra'}]}
-    assert any('topology networks are not built yet' in w for w in result['warnings'])
 
 
 def test_mapping_form_comma_hosts_and_kvm_guests():

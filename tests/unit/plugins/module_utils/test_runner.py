@@ -51,6 +51,22 @@ def test_run_records_the_masked_command_and_passes_environment():
     assert runner.commands == ["sh -c 'printf \"%%s\" \"$KVM_AUTO_TEST\"' %s" % MASK]
 
 
+PRINT_LOCALE = ['sh', '-c', 'printf "%s %s" "$LC_ALL" "$LANG"']
+
+
+@pytest.mark.parametrize('runner_environ, run_environ, shown', [
+    ({}, None, 'C C'),
+    ({'LC_ALL': 'C.UTF-8'}, None, 'C.UTF-8 C'),
+    ({'LC_ALL': 'C.UTF-8'}, {'LANG': 'en_US.UTF-8', 'LC_ALL': 'POSIX'}, 'POSIX en_US.UTF-8'),
+])
+def test_run_pins_the_c_locale_unless_the_caller_sets_one(monkeypatch, runner_environ, run_environ, shown):
+    monkeypatch.setenv('LC_ALL', 'de_DE.UTF-8')
+    monkeypatch.setenv('LANG', 'de_DE.UTF-8')
+    runner = CommandRunner(AnsibleModule(argument_spec={}), 'guest web', environ=runner_environ)
+    rc, out, dummy = runner.run(PRINT_LOCALE, environ=run_environ)
+    assert (rc, out) == (0, shown)
+
+
 def test_run_passes_data_on_stdin():
     rc, out, dummy = _runner().run(['cat'], data=b'line from stdin')
     assert (rc, out) == (0, 'line from stdin')

@@ -13,7 +13,8 @@ import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import (
     TemplateError, find_template, index_entry, os_type_from_osinfo, package_manager_of, parse_index,
-    parse_template_list, uses_selinux, virt_builder_build_argv, virt_builder_environment, virt_builder_list_argv)
+    parse_template_list, qcow2_compact_argv, uses_selinux, virt_builder_build_argv, virt_builder_environment,
+    virt_builder_list_argv)
 
 VB = '/usr/bin/virt-builder'
 
@@ -101,6 +102,24 @@ def test_find_template_misses(name, arch, message):
     with pytest.raises(TemplateError) as info:
         find_template(parse_template_list(LISTING), name, arch)
     assert message in str(info.value)
+
+
+def test_find_template_miss_lists_the_names_offered():
+    with pytest.raises(TemplateError) as info:
+        find_template(parse_template_list(LISTING), 'debian-13', 'x86_64')
+    assert info.value.known == ['debian-11', 'debian-12', 'fedora-38']
+    with pytest.raises(TemplateError) as info:
+        find_template(parse_template_list(LISTING), 'fedora-38', 'x86_64')
+    assert info.value.known is None
+
+
+def test_find_template_entry_known_by_name_only_matches_every_arch():
+    entry = {'name': 'debian-12', 'arch': None, 'size': None, 'osinfo': None, 'aliases': [], 'hidden': False}
+    assert find_template({'templates': [entry]}, 'debian-12', 'aarch64') is entry
+
+
+def test_parse_template_list_takes_the_decoded_document():
+    assert parse_template_list(json.loads(LISTING)) == parse_template_list(LISTING)
 
 
 @pytest.mark.parametrize('text', ['not json', '{"templates": 3}', '[]'])
@@ -196,3 +215,14 @@ def test_os_type_from_osinfo(osinfo, os_type):
 def test_package_manager_and_selinux(osinfo, manager, selinux):
     assert package_manager_of(osinfo) == manager
     assert uses_selinux(osinfo) is selinux
+
+
+@pytest.mark.parametrize('source, output, expected', [
+    ('/i/.a.qcow2.kvm-auto-tmp-image-1', '/i/.a.qcow2.kvm-auto-tmp-compact-2',
+     ['/usr/bin/qemu-img', 'convert', '-f', 'qcow2', '-O', 'qcow2', '/i/.a.qcow2.kvm-auto-tmp-image-1',
+      '/i/.a.qcow2.kvm-auto-tmp-compact-2']),
+    ('/with space/in', '/with space/out',
+     ['/usr/bin/qemu-img', 'convert', '-f', 'qcow2', '-O', 'qcow2', '/with space/in', '/with space/out']),
+])
+def test_qcow2_compact_argv(source, output, expected):
+    assert qcow2_compact_argv('/usr/bin/qemu-img', source, output) == expected

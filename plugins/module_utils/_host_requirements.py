@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils file is private to the cyris.kvm_auto collection: its API may change at any time.
+
+"""What a KVM host needs for a range, how the role checks it, and what to install when it lacks it."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks import route_conflicts
+
+# What provides each tool, per OS family (ansible_os_family).
+PACKAGES = {
+    'virt-install': {'Debian': 'virtinst', 'RedHat': 'virt-install', 'Suse': 'virt-install', 'Archlinux': 'virt-install'},
+    'qemu-img': {'Debian': 'qemu-utils', 'RedHat': 'qemu-img', 'Suse': 'qemu-tools', 'Archlinux': 'qemu-img'},
+    'virsh': {'Debian': 'libvirt-clients', 'RedHat': 'libvirt-client', 'Suse': 'libvirt-client', 'Archlinux': 'libvirt'},
+    'libvirtd': {'Debian': 'libvirt-daemon-system', 'RedHat': 'libvirt-daemon-kvm', 'Suse': 'libvirt-daemon',
+                 'Archlinux': 'libvirt'},
+    'virt-builder': {'Debian': 'libguestfs-tools', 'RedHat': 'guestfs-tools', 'Suse': 'guestfs-tools',
+                     'Archlinux': 'guestfs-tools'},
+}
+INSTALLERS = {'Debian': 'apt-get install', 'RedHat': 'dnf install', 'Suse': 'zypper install', 'Archlinux': 'pacman -S'}
+
+
+def install_hint(tool, family=None):
+    """How to get ``tool``: the command for ``family``, or the Debian and Fedora package names."""
+    packages = PACKAGES[tool]
+    if family in packages:
+        return '%s %s' % (INSTALLERS[family], packages[family])
+    return 'install %s (Debian/Ubuntu) or %s (Fedora/RHEL)' % (packages['Debian'], packages['RedHat'])
+
+
+def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_hosts=()):
+    """The commands that show whether each KVM host has what the range needs: [{inventory_host, what, argv}].
+
+    ``shared_network_hosts``: the hosts whose guests use the shared libvirt network ``network``
+    (None: all); ``route_hosts``: the hosts that get topology networks, whose routes are listed
+    so that a planned subnet overlapping one of them is refused before any change.
+    """
+    checks = []
+    for host in inventory_hosts:
+        checks.append({'inventory_host': host, 'what': 'virt-install', 'argv': ['virt-install', '--version']})
+        checks.append({'inventory_host': host, 'what': 'qemu-img', 'argv': ['qemu-img', '--version']})
+        if shared_network_hosts is None or host in shared_network_hosts:
+            checks.append({'inventory_host': host, 'what': 'libvirt', 'argv': ['virsh', '--connect', uri, 'net-info', network]})
+        else:
+            checks.append({'inventory_host': host, 'what': 'libvirtd', 'argv': ['virsh', '--connect', uri, 'uri']})
+        if host in route_hosts:
+            checks.append({'inventory_host': host, 'what': 'routes', 'argv': ['ip', '-j', '-4', 'route', 'show', 'table', 'all']})
+    return checks
+
+
+def host_problems(check_results, network, uri, os_families=None, planned_networks=()):
+    """What the KVM hosts lack, from the results of ``host_checks`` run on them.
+
+    Returns a list of {host, what, message}; a message starts with the host and says what
+    to install (for the host's OS family when ``os_families`` knows it) or to start.
+    ``planned_networks``: the range's topology networks, checked against each host's routes.
+    """
+    problems = []
+    families = os_families or {}
+    for result in check_results or ():
+        if not isinstance(result, dict) or result.get('skipped'):
+            continue
+        host, what = result['item']['inventory_host'], result['item']['what']
+        family = families.get(host)
+        err = (result.get('stderr') or result.get('msg') or '').strip()
+        rc = result.get('rc')
+        # The command module answers rc=2 and "[Errno 2] No such file..." for a missing program.
+        missing = rc is None or (rc == 2 and 'No such file' in err)
+        message = None
+        if what == 'routes':
+            if rc != 0:
+                message = 'ip route failed with rc=%s: %s (install iproute2)' % (rc, err)
+            else:
+                for conflict in _route_conflicts(host, result.get('stdout'), planned_networks):
+                    problems.append({'host': host, 'what': what, 'message': conflict})
+        elif what in ('virt-install', 'qemu-img'):
+            if rc != 0:
+                message = '%s is missing: %s' % (what, install_hint(what, family))
+        elif rc != 0 and missing:
+            message = 'virsh is missing: %s' % install_hint('virsh', family)
+        elif rc != 0 and ('connect' in err.lower() or 'socket' in err.lower()):
+            message = 'libvirtd is not reachable at %s: %s, then start libvirtd (%s)' % (
+                uri, install_hint('libvirtd', family), err.splitlines()[-1] if err else 'no error text')
+        elif rc != 0 and 'network' in err.lower():
+            message = ('the libvirt network %s does not exist: define it (virsh net-define) or set '
+                       'kvm_auto_range_network' % network)
+        elif rc != 0:
+            message = 'virsh --connect %s net-info %s failed with rc=%s: %s' % (uri, network, rc, err)
+        elif what == 'libvirtd':
+            message = None
+        elif not re.search(r'^Active:\s+yes', result.get('stdout') or '', re.M):
+            message = 'the libvirt network %s is not active: start it (virsh net-start %s)' % (network, network)
+        if message:
+            problems.append({'host': host, 'what': what, 'message': '%s: %s' % (host, message)})
+    return problems
+
+
+def _route_conflicts(host, stdout, planned_networks):
+    try:
+        routes = json.loads(stdout or '[]')
+    except ValueError:
+        return ['%s: ip -j route printed no JSON: %s' % (host, (stdout or '')[:200])]
+    return route_conflicts(planned_networks, {host: routes})

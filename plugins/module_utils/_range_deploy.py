@@ -1,0 +1,253 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils file is private to the cyris.kvm_auto collection: its API may change at any time.
+
+"""What the range role does with a plan, step by step, as data the role's tasks only read.
+
+* ``host_layout``: each KVM host's image and disk directories (host variables win over the
+  role's), checked, and whether the host is the controller itself;
+* ``deploy_steps``: after the builds, each image's state, each copy's source, destination and
+  way (copy, hard link, or nothing yet), and each guest's exact ``kvm_auto_vm`` arguments;
+* ``pending_guests``: in check mode, the guests that cannot be looked at yet;
+* ``run_report``: what one run did.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, show
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file
+
+# The role's variables that a KVM host may set for itself.
+HOST_DIR_VARS = ('kvm_auto_range_image_dir', 'kvm_auto_range_disk_dir')
+
+
+def host_layout(plan, inventory_vars, defaults):
+    """The plan's hosts with ``image_dir``, ``disk_dir`` and ``local`` (the controller itself).
+
+    ``inventory_vars``: inventory host -> its variables (those of HOST_DIR_VARS it sets, and
+    ``ansible_connection``); ``defaults``: the role's ``image_dir`` and ``disk_dir``.
+    Raises RangeError naming every host whose directory is not an absolute path.
+    """
+    errors = []
+    hosts = []
+    for host in plan['hosts']:
+        own = inventory_vars.get(host['inventory_host']) or {}
+        entry = dict(host)
+        for var in HOST_DIR_VARS:
+            key = var[len('kvm_auto_range_'):]
+            value = own.get(var)
+            value = defaults[key] if value is None or value == '' else '%s' % value
+            if not posixpath.isabs(value):
+                errors.append('host %s: %s: %s is not an absolute path' % (host['inventory_host'], var, show(value)))
+            entry[key] = posixpath.normpath(value)
+        entry['local'] = own.get('ansible_connection') == 'local' or (
+            host['inventory_host'] == 'localhost' and 'ansible_connection' not in own)
+        hosts.append(entry)
+    if errors:
+        raise RangeError(errors)
+    return hosts
+
+
+def host_dirs(hosts):
+    """The directories to create on the used hosts: [{inventory_host, path}], each once."""
+    dirs = []
+    for host in hosts:
+        for path in (host['image_dir'], host['disk_dir']):
+            entry = {'inventory_host': host['inventory_host'], 'path': path}
+            if host['used'] and entry not in dirs:
+                dirs.append(entry)
+    return dirs
+
+
+def _host_of(hosts):
+    return dict((h['inventory_host'], h) for h in hosts)
+
+
+def image_states(plan, build_results):
+    """Image name -> {changed, rebuilt, osinfo, checksum, host_file}.
+
+    ``build_results``: what kvm_auto_image returned per image (each with ``item`` holding the
+    image name, as the role's loop gives it). An image without a result (a check-mode run before
+    the first build) counts as one to build: no checksum, so no host file name yet.
+    """
+    by_name = {}
+    for result in build_results or ():
+        name = _result_item(result)
+        if name is not None:
+            by_name[name] = result
+    states = {}
+    for image in plan['images']:
+        result = by_name.get(image['name'])
+        if result is None or result.get('skipped'):
+            states[image['name']] = {'changed': True, 'rebuilt': False, 'osinfo': None, 'checksum': None,
+                                     'host_file': None}
+            continue
+        checksum = result.get('checksum')
+        states[image['name']] = {
+            'changed': bool(result.get('changed')),
+            'rebuilt': bool(result.get('rebuilt')),
+            'osinfo': result.get('osinfo'),
+            'checksum': checksum,
+            'host_file': host_image_file(image['name'], checksum),
+        }
+    return states
+
+
+def _result_item(result):
+    """The loop item a result belongs to: async_status results nest the job's own item."""
+    item = result.get('item')
+    while isinstance(item, dict) and 'item' in item:
+        item = item['item']
+    return item if isinstance(item, str) else None
+
+
+def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_local=True, same_filesystem=None):
+    """Copies and guests of the plan, ready for the role to act on.
+
+    ``hosts``: ``host_layout`` of the plan; ``build_dir``: the controller's build directory;
+    ``shared_network``: the libvirt network of guests outside any topology;
+    ``link_local``: hard-link images into the image directory of a KVM host that is the
+    controller, when ``same_filesystem(build_dir, image_dir)`` says they share a file system.
+    """
+    images = image_states(plan, build_results)
+    by_host = _host_of(hosts)
+    copies = []
+    for copy in plan['copies']:
+        host = by_host[copy['inventory_host']]
+        host_file = images[copy['image']]['host_file']
+        linked = bool(link_local and host['local'] and same_filesystem and same_filesystem(build_dir, host['image_dir']))
+        copies.append(dict(
+            copy,
+            src=posixpath.join(build_dir, copy['image']),
+            dest=posixpath.join(host['image_dir'], host_file) if host_file else None,
+            # A hard link costs no copy and no space; kvm_auto_image replaces an image by renaming
+            # a new file into place, never by rewriting it, so the link never changes under a guest.
+            way='link' if linked else 'copy',
+        ))
+    guests = []
+    for vm in plan['vms']:
+        host = by_host[vm['inventory_host']]
+        # plan_image: the image this guest's base is a copy of (None for a kvm guest).
+        guests.append(dict(vm_arguments(vm, host, images, shared_network), inventory_host=vm['inventory_host'],
+                           plan_image=vm['image'] if vm['basevm_type'] == 'kvm-auto' else None))
+    return {
+        'images': images,
+        'copies': [c for c in copies if c['way'] == 'copy'],
+        'links': [c for c in copies if c['way'] == 'link'],
+        'copy_hosts': _unique(c['inventory_host'] for c in copies if c['way'] == 'copy'),
+        'copies_by_host': dict((h, [c for c in copies if c['way'] == 'copy' and c['inventory_host'] == h])
+                               for h in _unique(c['inventory_host'] for c in copies)),
+        'guests': guests,
+    }
+
+
+def vm_arguments(vm, host, images, shared_network):
+    """The exact arguments of kvm_auto_vm for one guest of the plan (guest-specific ones only).
+
+    A guest of a topology gets one NIC per network, in ethN order, with the MAC its address
+    names; any other guest one NIC on ``shared_network``.
+    """
+    if vm['basevm_type'] == 'kvm-auto':
+        state = images[vm['image']]
+        image = posixpath.join(host['image_dir'], state['host_file']) if state['host_file'] else None
+        osinfo = vm['osinfo'] or state['osinfo']
+    else:
+        image = vm['image']
+        osinfo = vm['osinfo']
+    args = {
+        'name': vm['name'],
+        'image': image,
+        'disk_dir': host['disk_dir'],
+        'vcpus': vm['vcpus'],
+        'memory': vm['memory'],
+        'osinfo': osinfo,
+        'network_model': vm['network_model'],
+        'graphics': vm['graphics'],
+        'console': vm['console'],
+        'boot': vm['boot'],
+        'cpu_model': vm['cpu_model'],
+        'extra_args': vm['extra_args'],
+        'networks': [{'network': nic['network'], 'model': vm['network_model'], 'mac': nic['mac']} for nic in vm['nics']]
+        or [{'network': shared_network, 'model': vm['network_model']}],
+        'identity': vm['identity'],
+    }
+    return args
+
+
+def pending_guests(steps, copy_results=(), link_results=(), check_mode=False, network_results=()):
+    """Names of the guests a check-mode run cannot look at: their base image or a network is not there yet.
+
+    ``copy_results`` / ``link_results``: the role's copy and link task results (their ``item`` is
+    the copy); a changed one is a file that is not there yet. ``network_results``: the results of
+    kvm_auto_network, whose changed ones are networks a check-mode run would create or change.
+    """
+    if not check_mode:
+        return []
+    new_networks = set((r['item']['name'], r['item']['inventory_host']) for r in network_results or ()
+                       if r.get('changed') and isinstance(r.get('item'), dict))
+    missing = set()
+    for copy in steps['copies'] + steps['links']:
+        if copy['dest'] is None:
+            missing.add((copy['image'], copy['inventory_host']))
+    for result in list(copy_results or ()) + list(link_results or ()):
+        item = result.get('item')
+        if isinstance(item, dict) and result.get('changed'):
+            missing.add((item.get('image'), item.get('inventory_host')))
+    return [g['name'] for g in steps['guests']
+            if g['image'] is None or (g['plan_image'], g['inventory_host']) in missing
+            or any((nic['network'], g['inventory_host']) in new_networks for nic in g['networks'])]
+
+
+def run_report(plan, build_results=(), copy_results=(), link_results=(), vm_results=()):
+    """What this run did: images built, copied and linked, guests created and changed."""
+    def changed_items(results):
+        return [r['item'] for r in results or () if r.get('changed') and not r.get('skipped')]
+    return {
+        'range_id': plan['range_id'],
+        'built': [_result_item(r) for r in build_results or () if r.get('rebuilt')],
+        'copied': [{'image': i['image'], 'inventory_host': i['inventory_host']} for i in changed_items(copy_results)],
+        'linked': [{'image': i['image'], 'inventory_host': i['inventory_host']} for i in changed_items(link_results)],
+        'created': [r['name'] for r in vm_results or () if r.get('created')],
+        'changed_guests': [r['name'] for r in vm_results or () if r.get('changed') and r.get('name')],
+    }
+
+
+def batches(items, size):
+    """``items`` in lists of at most ``size``, each with a ``label`` naming its members."""
+    size = max(1, int(size))
+    items = list(items)
+    out = []
+    for start in range(0, len(items), size):
+        members = items[start:start + size]
+        names = [m if isinstance(m, str) else m['name'] for m in members]
+        out.append({'label': ', '.join(names), 'members': members})
+    return out
+
+
+def copy_ssh_args(ssh_args, compression=False):
+    """SSH arguments for image copies: without ``-C`` unless asked, on a connection of their own.
+
+    Ansible's default SSH arguments compress (-C): zlib on a disk image runs far below a LAN.
+    A multiplexed connection would reuse the compressing master of earlier tasks (for ssh the
+    first value of an option wins), so the copies do not share one.
+    """
+    ssh_args = ssh_args or ''
+    if compression:
+        return ssh_args
+    return ('-o ControlMaster=no -o ControlPath=none ' + re.sub(r'(^| )-C(?= |$)', '', ssh_args)).strip()
+
+
+def _unique(values):
+    out = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
