@@ -20,7 +20,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files i
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import host_checks, host_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
-    HOST_DIR_VARS, batches, copy_ssh_args, deploy_steps, host_dirs, host_layout, pending_guests, run_report)
+    HOST_DIR_VARS, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout, pending_guests, run_report)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range, public_view, summary
@@ -108,6 +108,11 @@ def range_pending_guests(steps, copy_results=None, link_results=None, check_mode
                           plain(network_results or []))
 
 
+def range_changed_items(results, key='name'):
+    """The ``key`` of the loop item of every changed result."""
+    return changed_items(plain(results or []), key)
+
+
 def range_report(plan, build_results=None, copy_results=None, link_results=None, vm_results=None):
     """What this run did."""
     return run_report(plain(plan), plain(build_results or []), plain(copy_results or []),
@@ -159,5 +164,5 @@ class FilterModule:
 
     def filters(self):
         return dict((f.__name__, f) for f in (
-            range_plan, range_public, range_deploy_steps, range_pending_guests, range_report, range_details,
+            range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
             range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args))

@@ -206,6 +206,12 @@ def pending_guests(steps, copy_results=(), link_results=(), check_mode=False, ne
             or any((nic['network'], g['inventory_host']) in new_networks for nic in g['networks'])]
 
 
+def changed_items(results, key='name'):
+    """``item[key]`` of every changed (and not skipped) loop result, in order."""
+    return [r['item'][key] for r in results or ()
+            if r.get('changed') and not r.get('skipped') and isinstance(r.get('item'), dict)]
+
+
 def run_report(plan, build_results=(), copy_results=(), link_results=(), vm_results=()):
     """What this run did: images built, copied and linked, guests created and changed."""
     def changed_items(results):

@@ -22,15 +22,15 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._libvirt_common import (
+    LIBVIRT_IMPORT_ERROR, LibvirtConnection, find_ours, libvirt)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     LIBOSINFO_NS, METADATA_NS, VmError)
 
-LIBVIRT_IMPORT_ERROR = None
 try:
-    import libvirt
     import libvirt_qemu
 except ImportError:
-    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+    LIBVIRT_IMPORT_ERROR = LIBVIRT_IMPORT_ERROR or traceback.format_exc()
 
 # libvirt memory units -> bytes (https://libvirt.org/formatdomain.html#memory-allocation)
 _UNITS = {
@@ -94,7 +94,7 @@ def _graphics(devices):
 
 
 def _ours(root):
-    element = root.find('metadata/{%s}vm' % METADATA_NS)
+    element = find_ours(root, 'vm')
     if element is None:
         return None
     image = element.find('{%s}image' % METADATA_NS)
@@ -250,23 +250,10 @@ def read_console(path, offset):
     return data.decode('utf-8', 'replace'), offset + len(data)
 
 
-class Libvirt:
-    """One libvirt connection; methods raise VmError naming what failed and why."""
+class Libvirt(LibvirtConnection):
+    """One libvirt connection for a guest; methods raise VmError naming what failed and why."""
 
-    def __init__(self, uri):
-        self.uri = uri
-        # Without a handler libvirt prints every error on stderr, also those we expect.
-        libvirt.registerErrorHandler(lambda ctx, err: None, None)
-        try:
-            self.conn = libvirt.open(uri)
-        except libvirt.libvirtError as exc:
-            raise VmError('cannot connect to libvirt at uri %s (is libvirtd running?): %s' % (uri, exc))
-
-    def close(self):
-        try:
-            self.conn.close()
-        except libvirt.libvirtError:
-            pass  # closing a broken connection: nothing left to release
+    error = VmError
 
     def lookup(self, name):
         """The domain named ``name``, or None."""
@@ -288,15 +275,6 @@ class Libvirt:
         current = parse_domain_xml(xml)
         current.update({'xml': xml, 'state': state, 'autostart': autostart})
         return current
-
-    def network_active(self, name):
-        """True/False for a defined network's activity; None when libvirt has no such network."""
-        try:
-            return bool(self.conn.networkLookupByName(name).isActive())
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
-                return None
-            raise VmError('cannot look up network %s in libvirt: %s' % (name, exc))
 
     def define(self, xml):
         try:

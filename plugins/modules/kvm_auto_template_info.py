@@ -11,7 +11,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: kvm_auto_template_info
 short_description: List the templates virt-builder offers, as kvm_auto_image sees them
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs C(virt-builder --list --list-format json) with the same repository settings as
     M(cyris.kvm_auto.kvm_auto_image), and returns every template with its aliases, architecture,

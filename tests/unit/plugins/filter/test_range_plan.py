@@ -71,7 +71,6 @@ LEASES = '''\
 '''
 
 
-
 @pytest.fixture
 def range_dir(tmp_path):
     (tmp_path / 'files').mkdir()
@@ -95,7 +94,7 @@ def built(plan, checksum='sha256:' + 'ab' * 32, **extra):
 
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == [
-        'range_copy_ssh_args', 'range_deploy_steps', 'range_destroy_targets', 'range_details', 'range_host_problems',
+        'range_changed_items', 'range_copy_ssh_args', 'range_deploy_steps', 'range_destroy_targets', 'range_details', 'range_host_problems',
         'range_inventory', 'range_pending_guests', 'range_plan', 'range_public', 'range_report']
 
 
