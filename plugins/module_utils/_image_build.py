@@ -36,6 +36,7 @@ import tempfile
 import time
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import allocation, file_identity, is_mostly_holes
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import FORWARDING_FIELD, NO_IPTABLES_MESSAGE
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import (
     file_sha256, image_key, input_digests, mark_changed_secrets, new_salt, secret_hash, summarize)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import (
@@ -329,10 +330,11 @@ class ImageBuild:
         # Plan once without writing anything: translation errors (a version pin without a known
         # package manager, clashing firewall files) surface before any work, in check mode too.
         plan_build(ops, '/staging', hostname=params.get('hostname'), root_password=params.get('root_password'),
-                   osinfo=template.get('osinfo'))
+                   osinfo=template.get('osinfo'), require_forwarding=params.get('require_forwarding'))
         digests = input_digests(ops)
         summary = summarize(params['image_name'], params['arch'], template, size, params['format'],
-                            params.get('hostname'), params.get('root_password') is not None, ops, digests)
+                            params.get('hostname'), params.get('root_password') is not None, ops, digests,
+                            require_forwarding=params.get('require_forwarding'))
         osinfo = template.get('osinfo')
         self.result.update(osinfo=osinfo, os_type=os_type_from_osinfo(osinfo),
                            template={'name': template['name'], 'revision': template['revision'],
@@ -394,7 +396,7 @@ class ImageBuild:
         output = temp_path(self.path)
         try:
             plan = plan_build(ops, staging, hostname=params.get('hostname'), root_password=params.get('root_password'),
-                              osinfo=template.get('osinfo'))
+                              osinfo=template.get('osinfo'), require_forwarding=params.get('require_forwarding'))
             for file_path, text, mode in plan['files']:
                 _write_private(file_path, text, mode)
             commands_file = os.path.join(staging, 'customize.txt')
@@ -409,7 +411,9 @@ class ImageBuild:
             if rc != 0:
                 field = failed_field(plan, (err or '') + (out or ''))
                 where = ' (%s)' % field if field else ''
-                self.fail('virt-builder failed with rc=%d%s: %s' % (rc, where, self._last_error(err)),
+                message = NO_IPTABLES_MESSAGE if field == FORWARDING_FIELD else (
+                    'virt-builder failed with rc=%d%s: %s' % (rc, where, self._last_error(err)))
+                self.fail(message,
                           rc=rc, stdout=self.runner.scrub(out), stderr=self.runner.scrub(err),
                           cmd=self.runner.commands[-1])
             if not os.path.isfile(output):

@@ -26,6 +26,7 @@ import json
 import os
 import stat
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import IMAGE_PIECES_DIGEST
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import MASK
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import format_size
 
@@ -121,8 +122,13 @@ def _op_summary(op, digests):
     return {'task': op['field'], kind: params}
 
 
-def summarize(image_name, arch, template, size_bytes, image_format, hostname, root_password_set, ops, digests):
-    """The secret-free description of an image's inputs (stored and shown in ``diff``)."""
+def summarize(image_name, arch, template, size_bytes, image_format, hostname, root_password_set, ops, digests,
+              require_forwarding=False):
+    """The secret-free description of an image's inputs (stored and shown in ``diff``).
+
+    ``guest_identity`` is the digest of the identity service baked into every image, so a new
+    one rebuilds them; ``require_forwarding`` counts because it adds a check to the build.
+    """
     return {
         'image_name': image_name,
         'arch': arch,
@@ -133,6 +139,8 @@ def summarize(image_name, arch, template, size_bytes, image_format, hostname, ro
         'hostname': hostname,
         'root_password': MASK if root_password_set else None,
         'tasks': [_op_summary(op, digests) for op in ops],
+        'guest_identity': 'sha256:' + IMAGE_PIECES_DIGEST,
+        'require_forwarding': bool(require_forwarding),
     }
 
 

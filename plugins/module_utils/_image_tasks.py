@@ -40,6 +40,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema impor
     task_type_of, version_pin_error)
 # Re-exported: _image_key masks with it.
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import MASK  # pylint: disable=unused-import
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
+    FORWARDING_FIELD, forwarding_check_command, image_install)
 
 HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 IPTABLES_RESTORE = '/usr/sbin/iptables-restore'
@@ -318,7 +320,7 @@ class _Plan:
         self._steps = []
 
 
-def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None):
+def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None, require_forwarding=False):
     """The customisation of one image build as data.
 
     Returns a dict with:
@@ -329,11 +331,18 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None)
     ``scripts``: [(path, [field, ...])] the shell scripts and the task of each step;
     ``network``: whether the appliance needs the network (package installs);
     ``password_accounts``: the sorted accounts that get a password.
+
+    Every image gets the guest identity service (_guest_identity); with ``require_forwarding``
+    a last step fails the build when the image has no iptables.
     """
     plan = _Plan(staging_dir)
     network = False
     if hostname:
         plan.op('hostname', hostname)
+    identity_files, identity_operations = image_install(staging_dir)
+    plan.files.extend(identity_files)
+    for name, argument in identity_operations:
+        plan.op(name, argument)
     firewall = []
     for op in ops:
         kind = op['kind']
@@ -374,6 +383,8 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None)
                                                    '(install_package name: iptables)' % IPTABLES_RESTORE)),
                   firewall[0]['field'])
 
+    if require_forwarding:
+        plan.step(forwarding_check_command(), FORWARDING_FIELD)
     passwords = final_passwords(ops, root_password)
     if passwords:
         # Passwords are applied after every operation, so the accounts must exist by then:

@@ -49,7 +49,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks imp
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import split_sections
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import final_accounts
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_hosts import check_hosts
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, declared_ids, template_catalog
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, declared_ids
 
 __all__ = ['RangeError', 'plan_range']
 
@@ -212,7 +212,6 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     """
     chk = Checker()
     data = plain(data)
-    templates = template_catalog(templates)
     digests = {}
 
     def resolve_file(place, path):
@@ -300,6 +299,9 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
                 copies.append({'image': image['name'], 'host': vm['host'], 'inventory_host': vm['inventory_host']})
     for network in networks:
         network['inventory_host'] = inventory_of[network['host']]
+    for image in images.values():
+        # The build checks that an image whose guests forward traffic can (iptables).
+        image['require_forwarding'] = any(vm['forwarding'] for vm in vms if vm['image'] == image['name'])
     used_hosts = set(vm['host'] for vm in vms)
     for host in resolved:
         host['vms'] = len([vm for vm in vms if vm['host'] == host['id']])

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 # Compared fields; all but autostart live in the domain definition.
-FIELDS = ('vcpus', 'memory', 'interfaces', 'graphics', 'disk', 'autostart')
+FIELDS = ('vcpus', 'memory', 'interfaces', 'graphics', 'disk', 'identity', 'autostart')
 DEFINITION_FIELDS = FIELDS[:-1]
 
 
@@ -56,6 +56,8 @@ def differences(desired, current):
         fields.append('graphics')
     if desired['disk'] is not None and current['disks'][:1] != [desired['disk']]:
         fields.append('disk')
+    if desired.get('identity') is not None and desired['identity'] != current.get('identity'):
+        fields.append('identity')
     if desired['autostart'] is not None and desired['autostart'] != current['autostart']:
         fields.append('autostart')
     return fields
@@ -96,6 +98,7 @@ def current_view(current):
         'interfaces': public_interfaces(current['interfaces']),
         'graphics': _graphics_view(current['graphics']),
         'disk': current['disks'][0] if current['disks'] else None,
+        'identity': current.get('identity'),
         'autostart': current['autostart'],
     }
 
@@ -117,6 +120,7 @@ def desired_view(desired, current, state):
         'interfaces': public_interfaces(nics),
         'graphics': _graphics_view(graphics),
         'disk': desired['disk'],
+        'identity': desired.get('identity'),
         'autostart': desired['autostart'],
     }
 

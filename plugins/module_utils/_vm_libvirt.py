@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._libvirt_common import (
     LIBVIRT_IMPORT_ERROR, LibvirtConnection, find_ours, libvirt)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     LIBOSINFO_NS, METADATA_NS, VmError)
 
@@ -139,6 +140,7 @@ def parse_domain_xml(xml):
         'disks': disks,
         'console_log': console_log,
         'osinfo_url': osinfo.get('id') if osinfo is not None else None,
+        'identity': domain_identity(root),
         'ours': _ours(root),
     }
 

@@ -25,6 +25,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import 
     public_interfaces, restart_required)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
     create_guest_disk, image_info_argv, parse_image_info, remove_disks, target_size)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import set_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import (
     Libvirt, patch_domain_xml)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
@@ -220,6 +221,9 @@ class VmRun:
                 fresh = self._render(desired, current, own_devices=True)
                 definition = [f for f in fields if f in DEFINITION_FIELDS]
                 xml = set_metadata(patch_domain_xml(current['xml'], fresh, definition), ours)
+            if xml is not None and desired['identity'] is not None:
+                # virt-install cannot render it; the rest of the definition is kept as it is.
+                xml = set_identity(xml, desired['identity'])
             for action in actions:
                 if action == 'destroy':
                     self.libvirt.destroy(dom)

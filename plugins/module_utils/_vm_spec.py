@@ -21,6 +21,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import IdentityError, parse_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import parse_size
 
 # Our <metadata> element: marks the domains this collection created and records their disks.
@@ -151,6 +152,12 @@ def desired_guest(params):
     image = params.get('image')
     if image is not None and not os.path.isabs(image):
         raise VmError('image %r must be an absolute path' % (image,))
+    identity = params.get('identity')
+    if identity is not None:
+        try:
+            parse_identity(identity)
+        except IdentityError as exc:
+            raise VmError('identity: %s' % exc)
     try:
         re.compile(params['console_pattern'])
     except re.error as exc:
@@ -173,6 +180,7 @@ def desired_guest(params):
         'cpu_model': params.get('cpu_model'),
         'extra_args': list(params.get('extra_args') or []),
         'autostart': params['autostart'],
+        'identity': identity,
         'console_log': console_log_path(params['uri'], name),
     }
 
@@ -197,6 +205,7 @@ def complete_guest(desired, current):
             'interfaces': [_defined_nic(n) for n in current['interfaces'] if n.get('network') or n.get('bridge')],
             'graphics': current['graphics'],
             'disk': current['disks'][0] if current['disks'] else guest_disk_path(DEFAULT_DISK_DIR, desired['name']),
+            'identity': current.get('identity'),
         }
     for key, value in fill.items():
         if guest.get(key) is None:

@@ -28,6 +28,10 @@ description:
     that is removed afterwards; they never appear on a command line, in the state file or in output.
   - When no root password is given the root password is disabled (virt-builder would otherwise set
     a random one).
+  - Every image gets C(/usr/local/sbin/kvm-auto-identity) and the enabled C(kvm-auto-identity.service), which at
+    every boot apply the identity that C(cyris.kvm_auto.kvm_auto_vm) puts in the domain definition with its option
+    C(identity) (host name, static addresses, default route, forwarding and its iptables rules). A guest
+    without one keeps the image's own settings. A new version of the service rebuilds the image.
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
 requirements:
@@ -219,6 +223,14 @@ options:
       emulate_traffic_capture_file:
         description: Not supported at build time; rejected with an error.
         type: raw
+  require_forwarding:
+    description:
+      - Whether guests of this image forward traffic between networks (their identity says C(forwarding on)).
+      - The build then checks, after every task, that the image has iptables, and fails naming the image
+        otherwise (add an O(tasks[].install_package) task for V(iptables)).
+      - A change of it rebuilds the image.
+    type: bool
+    default: false
   sources:
     description:
       - Extra virt-builder source URLs (C(--source)), read before the configured repositories.
@@ -406,6 +418,7 @@ ARGUMENT_SPEC = dict(
     hostname=dict(type='str'),
     root_password=dict(type='str', no_log=True),
     tasks=dict(type='list', elements='dict', default=[], options=TASK_OPTIONS),
+    require_forwarding=dict(type='bool', default=False),
     sources=dict(type='list', elements='str', default=[]),
     virt_builder_config_dir=dict(type='path'),
     cache=dict(type='bool', default=True),

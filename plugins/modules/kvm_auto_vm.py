@@ -17,7 +17,7 @@ description:
     so one base image serves many guests), and keeps it in the requested run state.
   - The domain XML comes from C(virt-install --import --print-xml --dry-run) and is defined through
     libvirt. On later runs the defined domain is compared with the options (vcpus, memory, NICs,
-    graphics, disk path, autostart) and only the difference is changed.
+    graphics, disk path, identity, autostart) and only the difference is changed.
   - Only the options given are compared with a defined domain; an option left out keeps the
     domain's own value (and has its documented default only when the domain is created). So
     O(name) with O(state) is enough to start, stop or remove a guest.
@@ -136,6 +136,20 @@ options:
         description:
           - MAC address. When omitted libvirt chooses one, and a later run keeps it (it is not drift).
         type: str
+  identity:
+    description:
+      - The guest's identity text (host name, static addresses, default route, forwarding and its
+        accept rules), put in the domain as the QEMU fw_cfg entry C(opt/org.cyris.kvm_auto/identity)
+        (C(<sysinfo type='fwcfg'>)). Images built by C(cyris.kvm_auto.kvm_auto_image) apply it at every boot.
+      - 'Lines of single-space-separated fields, the first V(kvm-auto-identity 1), then C(hostname NAME) (once),
+        C(address MAC IPV4/PREFIX) (one per NIC MAC, lower case), C(gateway IPV4) (at most once),
+        C(forwarding on) (at most once) and C(accept tcp SOURCES DESTINATIONS SPORTS DPORTS) (only with forwarding on;
+        comma lists of addresses or CIDRs, and a port, a comma list of at most 15 ports or V(-) for any).'
+      - A text that breaks these rules is refused, naming the line.
+      - When omitted, a new domain gets none and an existing one keeps its own; not compared.
+      - A change redefines the domain; QEMU reads fw_cfg when the guest starts, so a running guest needs a restart
+        (RV(restart_required)).
+    type: str
   graphics:
     description:
       - Graphical console of the guest.
@@ -232,6 +246,23 @@ EXAMPLES = r'''
     - desktop_cr123_1_1
     - desktop_cr123_1_2
 
+- name: A router with its identity (applied by the image's kvm-auto-identity service at boot)
+  cyris.kvm_auto.kvm_auto_vm:
+    name: gw_cr123_1
+    image: /var/lib/libvirt/images/kvm-auto/router.qcow2
+    networks:
+      - network: cr123-1-office
+        mac: 52:54:0a:01:00:01
+      - network: cr123-1-dmz
+        mac: 52:54:0a:01:01:01
+    identity: |
+      kvm-auto-identity 1
+      hostname gw
+      address 52:54:0a:01:00:01 10.1.0.1/24
+      address 52:54:0a:01:01:01 10.1.1.1/24
+      forwarding on
+      accept tcp 10.1.0.0/24 10.1.1.5 - 22,80
+
 - name: Shut a guest down
   cyris.kvm_auto.kvm_auto_vm:
     name: desktop_cr123_1_1
@@ -295,7 +326,7 @@ commands:
   type: list
   elements: str
 diff:
-  description: Managed settings before and after (state, vcpus, memory, interfaces, graphics, disk, autostart).
+  description: Managed settings before and after (state, vcpus, memory, interfaces, graphics, disk, identity, autostart).
   returned: always
   type: dict
 '''
@@ -324,6 +355,7 @@ def argument_spec():
             model=dict(type='str', default='virtio'),
             mac=dict(type='str'),
         )),  # exactly one of network/bridge: checked by the module, so the message names the guest
+        identity=dict(type='str'),
         graphics=dict(type='dict', options=dict(
             type=dict(type='str', default='vnc', choices=['vnc', 'spice', 'sdl', 'none']),
             port=dict(type='int'),

@@ -11,11 +11,15 @@ import subprocess
 
 import pytest
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import image_install
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import (
     FIREWALL_UNIT_TEXT, STEP_FUNCTIONS, ImageInputError, check_hostname, failed_field, final_passwords, firewall_ruleset,
     normalize_tasks, plan_build, secret_fields)
 
 STAGE = '/stage'
+# Every plan starts with installing the guest identity service.
+IDENTITY_FILES, IDENTITY_OPERATIONS = image_install(STAGE)
+IDENTITY_LINES = ['%s %s' % operation for operation in IDENTITY_OPERATIONS]
 
 
 @pytest.fixture
@@ -243,8 +247,7 @@ def test_plan_accounts_rename_and_passwords():
     result = plan([{'add_account': [{'account': 'daniel', 'passwd': 'S3cret!', 'full_name': "Dan O'Neil"}]},
                    {'modify_account': [{'account': 'daniel', 'new_account': 'trainee'}]},
                    {'modify_account': [{'account': 'root', 'new_passwd': 'R00t pw'}]}], hostname='desktop')
-    assert result['lines'] == [
-        'hostname desktop',
+    assert result['lines'] == ['hostname desktop'] + IDENTITY_LINES + [
         'run /stage/steps-0.sh',
         'root-password file:/stage/password-0',
         'password trainee:file:/stage/password-1',
@@ -292,8 +295,8 @@ def test_plan_without_root_password_disables_it():
 
 
 def test_plan_nothing():
-    assert plan([]) == {'lines': ['root-password disabled'], 'files': [], 'fields': [], 'scripts': [],
-                        'network': False, 'password_accounts': []}
+    assert plan([]) == {'lines': IDENTITY_LINES + ['root-password disabled'], 'files': IDENTITY_FILES, 'fields': [],
+                        'scripts': [], 'network': False, 'password_accounts': []}
 
 
 @pytest.mark.parametrize('params, osinfo, line', [
@@ -307,7 +310,7 @@ def test_plan_nothing():
 ])
 def test_plan_install(params, osinfo, line):
     result = plan([{'install_package': [params]}], osinfo=osinfo)
-    assert result['lines'][0] == line
+    assert result['lines'][len(IDENTITY_LINES)] == line
     assert result['network'] is True
 
 
@@ -322,7 +325,7 @@ def test_plan_copy_and_execute_keep_their_order(files):
                    {'copy_content': [{'src': str(files / 'flag.txt'), 'dst': '/home/a'}]},
                    {'execute_program': [{'program': '/opt/run me.sh', 'interpreter': 'bash',
                                          'args': "--name 'a b' $HOME;reboot"}]}])
-    assert result['lines'][:4] == [
+    assert result['lines'][len(IDENTITY_LINES):len(IDENTITY_LINES) + 4] == [
         'run /stage/steps-0.sh',
         'mkdir /home/a',
         'copy-in %s:/home/a' % (files / 'flag.txt'),
@@ -335,7 +338,7 @@ def test_plan_copy_and_execute_keep_their_order(files):
 
 def test_plan_firewall(files):
     result = plan([{'firewall_rules': [{'rule': str(files / 'rules')}, {'rule': str(files / 'more-rules')}]}])
-    assert result['lines'] == [
+    assert result['lines'] == IDENTITY_LINES + [
         'mkdir /etc/iptables',
         'upload /stage/iptables.rules:/etc/iptables/rules.v4',
         'chmod 0644:/etc/iptables/rules.v4',
@@ -347,7 +350,7 @@ def test_plan_firewall(files):
         'root-password disabled',
     ]
     assert script_of(result)[3].startswith('test -x /usr/sbin/iptables-restore || ')
-    assert result['files'][:2] == [
+    assert result['files'][len(IDENTITY_FILES):len(IDENTITY_FILES) + 2] == [
         ('/stage/iptables.rules', '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n'
                                   '-A INPUT -i lo -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n', 0o644),
         ('/stage/kvm-auto-iptables.service', FIREWALL_UNIT_TEXT, 0o644)]

@@ -58,6 +58,8 @@ def test_members_route_through_their_gateway_which_forwards_only_what_rules_allo
     pc, firewall = vm_of(plan, 'pc_cr125_2_1'), vm_of(plan, 'firewall_cr125_2_1')
     assert (pc['gateway'], pc['forwarding']) == ('125.2.1.4', False)
     assert (firewall['gateway'], firewall['forwarding']) == (None, True)
+    # pc, web and firewall share one image, which must be able to forward.
+    assert [i['require_forwarding'] for i in plan['images']] == [True]
     assert pc['identity'] == ('kvm-auto-identity 1\nhostname pc-cr125-2-1\n'
                               'address 52:54:7d:02:01:02 125.2.1.2/24\ngateway 125.2.1.4\n')
     assert firewall['identity'] == (
@@ -81,6 +83,7 @@ def test_guests_outside_a_topology_have_no_nics_of_their_own():
         guest.pop('forwarding_rules', None)
     plain = plan_range(data, salt='s')
     assert plain['networks'] == [] and all(vm['nics'] == [] for vm in plain['vms'])
+    assert [i['require_forwarding'] for i in plain['images']] == [False]
     assert vm_of(plain, 'pc_cr125_1_1')['identity'] == 'kvm-auto-identity 1\nhostname pc-cr125-1-1\n'
     assert len(plan['vms']) == len(plain['vms'])
 

@@ -1,0 +1,512 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cyris.kvm_auto contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import libvirt
+import pytest
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
+    FORWARDING_FIELD, IDENTITY_ENTRY, IMAGE_PIECES_DIGEST, NO_IPTABLES_MESSAGE, IdentityError, format_identity,
+    forwarding_check_command, fw_cfg_decode, fw_cfg_encode, image_install, parse_identity)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity_script import (
+    GUEST_SCRIPT, GUEST_UNIT, SCRIPT_PATH, UNIT_NAME)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import image_key, summarize
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import failed_field, normalize_tasks, plan_build
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
+    DEFINITION_FIELDS, current_view, desired_view, differences, plan_actions, restart_required)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity, set_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
+from ansible_collections.cyris.kvm_auto.plugins.modules.kvm_auto_vm import argument_spec
+
+HEAD = 'kvm-auto-identity 1\nhostname gw\n'
+ROUTER = (
+    'kvm-auto-identity 1\n'
+    'hostname gw.range.example\n'
+    'address 52:54:0a:00:00:01 10.0.0.1/24\n'
+    'address 52:54:0a:00:01:01 10.0.1.1/24\n'
+    'gateway 10.0.1.254\n'
+    'forwarding on\n'
+    'accept tcp 10.0.0.0/24 10.0.1.5,10.0.1.6 - 22\n'
+    'accept tcp 10.0.0.0/24 10.0.1.5 1024 80,443\n'
+    'accept tcp 0.0.0.0/0 10.0.1.7 - -\n'
+)
+
+
+# ---- the text format, on the controller --------------------------------------------------------
+
+def test_parse_router():
+    identity = parse_identity(ROUTER)
+    assert identity['hostname'] == 'gw.range.example'
+    assert identity['addresses'] == [{'mac': '52:54:0a:00:00:01', 'address': '10.0.0.1/24'},
+                                     {'mac': '52:54:0a:00:01:01', 'address': '10.0.1.1/24'}]
+    assert identity['gateway'] == '10.0.1.254' and identity['forwarding'] is True
+    assert identity['accepts'][1] == {'sources': '10.0.0.0/24', 'destinations': '10.0.1.5', 'source_ports': '1024',
+                                      'destination_ports': '80,443'}
+
+
+def test_format_is_the_inverse_of_parse():
+    text = format_identity('gw.range.example',
+                           [{'mac': '52:54:0A:00:00:01', 'address': '10.0.0.1/24'},
+                            {'mac': '52:54:0a:00:01:01', 'address': '10.0.1.1/24'}],
+                           gateway='10.0.1.254', forwarding=True,
+                           accepts=[{'sources': ['10.0.0.0/24'], 'destinations': ['10.0.1.5', '10.0.1.6'],
+                                     'destination_ports': 22},
+                                    {'sources': '10.0.0.0/24', 'destinations': '10.0.1.5', 'source_ports': [1024],
+                                     'destination_ports': [80, 443]},
+                                    {'sources': '0.0.0.0/0', 'destinations': '10.0.1.7'}])
+    assert text == ROUTER
+
+
+def test_format_refuses_what_the_guest_would_skip():
+    with pytest.raises(IdentityError, match="line 2 'hostname -gw'"):
+        format_identity('-gw')
+
+
+# Each bad line: parse_identity refuses it, and the guest script skips it with a message.
+BAD_LINES = [
+    ('hostname second', 'a second hostname line'),
+    ('hostname', 'expected hostname NAME'),
+    ('address 52:54:0a:00:00:01', 'expected address MAC'),
+    ('address 52:54:0A:00:00:01 10.0.0.1/24', 'expected address MAC'),
+    ('address 52:54:0a:00:00:1 10.0.0.1/24', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.1', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.1/0', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.1/33', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.256/24', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.01/24', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.1/08', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.1/24/1', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0/24', 'expected address MAC'),
+    ('address 52:54:0a:00:00:01 10.0.0.1./24', 'expected address MAC'),
+    ('gateway 10.0.0.x', 'expected gateway IPV4'),
+    ('gateway $(reboot)', 'expected gateway IPV4'),
+    ('forwarding off', 'expected forwarding on'),
+    ('forwarding on on', 'expected forwarding on'),
+    ('accept udp 10.0.0.0/24 10.0.1.5 - 53', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 080', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 0', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 65536', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 22,', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 1:1024', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - ' + ','.join(str(p) for p in range(1, 17)), 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24,,10.0.2.0/24 10.0.1.5 - 22', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/33 10.0.1.5 - 22', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 22 extra', 'expected accept tcp'),
+    ('accept tcp any 10.0.1.5 - 22', 'expected accept tcp'),
+    ('address  52:54:0a:00:00:01 10.0.0.1/24', 'fields must be separated by single spaces'),
+    ('forwarding on ', 'fields must be separated by single spaces'),
+    ('bogus $(reboot) `id`', 'unknown line'),
+    ('hostname\tgw', 'unknown line'),
+]
+
+
+@pytest.mark.parametrize('line, problem', BAD_LINES)
+def test_parse_refuses_bad_lines(line, problem):
+    with pytest.raises(IdentityError, match='line 3 .*: ' + problem.replace('$', r'\$')):
+        parse_identity(HEAD + line + '\n')
+
+
+@pytest.mark.parametrize('text, problem', [
+    ('', "line 1 must be 'kvm-auto-identity 1'"),
+    ('kvm-auto-identity 2\nhostname gw\n', "line 1 must be 'kvm-auto-identity 1', got 'kvm-auto-identity 2'"),
+    ('kvm-auto-identity 1\n', 'no hostname line'),
+    (HEAD + 'accept tcp 10.0.0.0/24 10.0.1.5 - 22\n', 'accept lines need a forwarding on line'),
+    (HEAD + 'address 52:54:0a:00:00:01 10.0.0.1/24\naddress 52:54:0a:00:00:01 10.0.0.2/24\n',
+     'line 4 .*a second address for 52:54:0a:00:00:01'),
+    (HEAD + 'gateway 10.0.0.1\ngateway 10.0.0.2\n', 'line 4 .*a second gateway line'),
+])
+def test_parse_refuses_bad_texts(text, problem):
+    with pytest.raises(IdentityError, match=problem):
+        parse_identity(text)
+
+
+def test_parse_accepts_blank_lines_and_no_final_newline():
+    assert parse_identity(HEAD + '\nforwarding on')['forwarding'] is True
+
+
+# ---- the guest script, run with sh against fake /etc, /run, /proc and /sys ---------------------
+
+FAKE_COMMAND = u'#!/bin/sh\necho "%s $*" >> "$FAKE_LOG"\n'
+FAKE_SYSTEMCTL = u'''#!/bin/sh
+echo "systemctl $*" >> "$FAKE_LOG"
+case "$*" in *"is-enabled $FAKE_ENABLED") exit 0 ;; esac
+exit 1
+'''
+FAKE_IPTABLES = u'''#!/bin/sh
+echo "$*" >> "$FAKE_IPTABLES_LOG"
+case "$*" in *" -D "*) exit 1 ;; esac
+exit 0
+'''
+
+
+class Guest:
+    """A fake guest root and PATH; ``run`` applies an identity text with the real script."""
+
+    def __init__(self, base, shell=('sh',)):
+        self.base = base
+        self.shell = list(shell)
+        self.root = base / 'root'
+        self.bin = base / 'bin'
+        for directory in ('etc', 'proc/sys/kernel', 'proc/sys/net/ipv4', 'bin'):
+            (self.root / directory).mkdir(parents=True, exist_ok=True)
+        self.bin.mkdir()
+        (self.root / 'etc/hosts').write_text(u'127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n::1\tlocalhost\n')
+        (self.root / 'etc/hostname').write_text(u'debian\n')
+        (self.root / 'proc/sys/kernel/hostname').write_text(u'debian')
+        (self.root / 'proc/sys/net/ipv4/ip_forward').write_text(u'1\n')
+        # Every command the script may start is faked: nothing touches this host.
+        for name in ('modprobe', 'ip', 'networkctl', 'nmcli'):
+            self._fake(name, FAKE_COMMAND % name)
+        self._fake('systemctl', FAKE_SYSTEMCTL)
+        self.iptables = self._fake('iptables-fake', FAKE_IPTABLES)
+        self.script = base / 'kvm-auto-identity'
+        self.script.write_text(GUEST_SCRIPT)
+
+    def _fake(self, name, text):
+        path = self.bin / name
+        path.write_text(text)
+        path.chmod(0o755)
+        return path
+
+    def add_nic(self, name, mac):
+        path = self.root / 'sys/class/net' / name
+        path.mkdir(parents=True)
+        (path / 'address').write_text(mac + u'\n')
+
+    def run(self, text, enabled='systemd-networkd.service', iptables=True):
+        entry = self.base / 'identity'
+        if text is None:
+            entry = self.base / 'no-such-entry'
+        else:
+            entry.write_text(fw_cfg_encode(text))  # as QEMU gets it from the domain definition
+        env = {'PATH': '%s:/usr/bin:/bin' % self.bin, 'FAKE_LOG': str(self.base / 'commands'),
+               'FAKE_IPTABLES_LOG': str(self.base / 'iptables'), 'FAKE_ENABLED': enabled,
+               'KVM_AUTO_IDENTITY_FILE': str(entry), 'KVM_AUTO_ROOT': str(self.root),
+               'KVM_AUTO_IPTABLES': str(self.iptables) if iptables else str(self.base / 'no-iptables')}
+        return subprocess.run(self.shell + [str(self.script)], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    def read(self, relative):
+        return (self.root / relative).read_text()
+
+    def log(self, name):
+        path = self.base / name
+        return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def guest(tmp_path):
+    return Guest(tmp_path)
+
+
+# The script is POSIX sh: the same result from dash, bash in POSIX mode and busybox ash.
+SHELLS = [shell for shell in (['sh'], ['bash', '--posix'], ['busybox', 'sh']) if shutil.which(shell[0])]
+
+
+@pytest.mark.parametrize('shell', SHELLS, ids=[shell[0] for shell in SHELLS])
+def test_router_on_systemd_networkd(tmp_path, shell):
+    guest = Guest(tmp_path, shell)
+    done = guest.run(ROUTER)
+    assert done.returncode == 0, done.stderr
+    assert guest.read('etc/hostname') == 'gw.range.example\n'
+    assert guest.read('proc/sys/kernel/hostname') == 'gw.range.example'
+    assert guest.read('etc/hosts') == '127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\tgw.range.example gw\n'
+    first = guest.read('run/systemd/network/05-kvm-auto-52540a000001.network')
+    assert 'MACAddress=52:54:0a:00:00:01\n' in first and 'Address=10.0.0.1/24\n' in first
+    assert 'DHCP=no\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' in first and 'Gateway' not in first
+    # The default route goes with the address whose network holds the gateway.
+    assert guest.read('run/systemd/network/05-kvm-auto-52540a000101.network').endswith(
+        'Address=10.0.1.1/24\nGateway=10.0.1.254\n')
+    assert guest.log('iptables') == [
+        '-w -P FORWARD DROP',
+        '-w -N KVM-AUTO-FORWARD',
+        '-w -D FORWARD -j KVM-AUTO-FORWARD',
+        '-w -I FORWARD 1 -j KVM-AUTO-FORWARD',
+        '-w -A KVM-AUTO-FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+        '-w -A KVM-AUTO-FORWARD -p tcp -s 10.0.0.0/24 -d 10.0.1.5,10.0.1.6 --dport 22 -m conntrack --ctstate NEW -j ACCEPT',
+        '-w -A KVM-AUTO-FORWARD -p tcp -s 10.0.0.0/24 -d 10.0.1.5 -m multiport --sports 1024 --dports 80,443 '
+        '-m conntrack --ctstate NEW -j ACCEPT',
+        '-w -A KVM-AUTO-FORWARD -p tcp -s 0.0.0.0/0 -d 10.0.1.7 -m conntrack --ctstate NEW -j ACCEPT',
+    ]
+    assert guest.read('proc/sys/net/ipv4/ip_forward') == '1\n'
+    assert 'forwarding on' in done.stderr
+
+
+def test_network_manager_keyfiles(guest):
+    done = guest.run(ROUTER, enabled='NetworkManager.service')
+    assert done.returncode == 0, done.stderr
+    path = guest.root / 'run/NetworkManager/system-connections/kvm-auto-52540a000101.nmconnection'
+    assert oct(path.stat().st_mode & 0o777) == '0o600'  # NetworkManager ignores keyfiles others can read
+    text = path.read_text()
+    assert 'mac-address=52:54:0a:00:01:01\n' in text and 'address1=10.0.1.1/24,10.0.1.254\n' in text
+    assert '[ipv6]\nmethod=disabled\n' in text and 'autoconnect-priority=100\n' in text
+    assert 'uuid=6b766d2d-6175-746f-8000-52540a000101\n' in text  # "kvm-auto" and the MAC: the same at every boot
+    assert not (guest.root / 'run/systemd').exists()
+
+
+def test_ip_fallback(guest):
+    guest.add_nic('ens3', '52:54:0a:00:00:01')
+    guest.add_nic('ens4', '52:54:0a:00:01:01')
+    done = guest.run(ROUTER, enabled='nothing')
+    assert done.returncode == 0, done.stderr
+    assert [line for line in guest.log('commands') if line.startswith('ip ')] == [
+        'ip link set dev ens3 up', 'ip -4 address replace 10.0.0.1/24 dev ens3',
+        'ip link set dev ens4 up', 'ip -4 address replace 10.0.1.1/24 dev ens4',
+        'ip -4 route replace default via 10.0.1.254 dev ens4']
+
+
+def test_ip_fallback_reports_a_missing_nic(guest):
+    done = guest.run(HEAD + 'address 52:54:0a:00:00:09 10.0.0.9/24\n', enabled='nothing')
+    assert done.returncode == 1
+    assert 'no network interface has the MAC address 52:54:0a:00:00:09' in done.stderr
+
+
+def test_no_identity_changes_nothing(guest):
+    done = guest.run(None)
+    assert done.returncode == 0
+    assert 'no identity in the domain definition' in done.stderr
+    assert guest.log('commands') == ['modprobe qemu_fw_cfg']
+    assert guest.read('etc/hostname') == 'debian\n' and guest.read('proc/sys/net/ipv4/ip_forward') == '1\n'
+
+
+def test_unknown_format_changes_nothing(guest):
+    done = guest.run('kvm-auto-identity 2\nhostname gw\nforwarding on\n')
+    assert done.returncode == 0 and 'nothing changed' in done.stderr
+    assert guest.read('etc/hostname') == 'debian\n' and guest.log('iptables') == []
+
+
+def test_without_forwarding_ip_forward_is_off(guest):
+    done = guest.run(HEAD + 'accept tcp 10.0.0.0/24 10.0.1.5 - 22\n')
+    assert done.returncode == 0
+    assert "accept lines without 'forwarding on' are ignored" in done.stderr
+    assert guest.read('proc/sys/net/ipv4/ip_forward') == '0\n' and guest.log('iptables') == []
+
+
+def test_forwarding_without_iptables_stays_off(guest):
+    done = guest.run(HEAD + 'forwarding on\n', iptables=False)
+    assert done.returncode == 1
+    assert 'is missing in this guest: forwarding stays off' in done.stderr
+    assert guest.read('proc/sys/net/ipv4/ip_forward') == '0\n'
+
+
+@pytest.mark.parametrize('line, problem', BAD_LINES)
+def test_script_skips_the_lines_the_controller_refuses(guest, line, problem):
+    done = guest.run(HEAD + line + '\n')
+    assert 'line 3 ignored' in done.stderr
+    # The line before it still applies; nothing of the bad line does.
+    assert guest.read('etc/hostname') == 'gw\n'
+    assert not (guest.root / 'run').exists() and guest.log('iptables') == []
+
+
+@pytest.mark.skipif(not shutil.which('shellcheck'), reason='shellcheck is not installed')
+def test_script_is_shellcheck_clean(tmp_path):
+    path = tmp_path / 'kvm-auto-identity'
+    path.write_text(GUEST_SCRIPT)
+    done = subprocess.run(['shellcheck', '-s', 'sh', str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
+def test_script_reads_the_entry_of_the_contract():
+    assert '/sys/firmware/qemu_fw_cfg/by_name/%s/raw' % IDENTITY_ENTRY in GUEST_SCRIPT
+    assert 'ExecStart=%s\n' % SCRIPT_PATH in GUEST_UNIT
+
+
+# ---- the image side ------------------------------------------------------------------------------
+
+def test_image_install_stages_and_enables_the_service():
+    files, operations = image_install('/stage')
+    assert files == [('/stage/kvm-auto-identity', GUEST_SCRIPT, 0o644), ('/stage/' + UNIT_NAME, GUEST_UNIT, 0o644)]
+    assert ('upload', '/stage/kvm-auto-identity:' + SCRIPT_PATH) in operations
+    assert ('chmod', '0755:' + SCRIPT_PATH) in operations
+    assert operations[-1] == ('link', '/etc/systemd/system/%s:/etc/systemd/system/multi-user.target.wants/%s' % (
+        UNIT_NAME, UNIT_NAME))
+    assert len(IMAGE_PIECES_DIGEST) == 64
+
+
+def test_forwarding_check_names_the_option_and_the_remedy(tmp_path):
+    command = forwarding_check_command()
+    assert NO_IPTABLES_MESSAGE in command and FORWARDING_FIELD in command
+    found = tmp_path / 'bin'
+    found.mkdir()
+    (found / 'iptables').write_text(u'#!/bin/sh\n')
+    (found / 'iptables').chmod(0o755)
+    assert subprocess.run(['/bin/sh', '-c', command], env={'PATH': str(found)}, check=False).returncode == 0
+
+
+# ---- the domain definition side --------------------------------------------------------------------
+
+DOMAIN = u"<domain type='kvm'><name>g</name><os><type>hvm</type></os><devices/></domain>"
+
+
+def test_identity_in_the_domain_xml_round_trips_with_its_line_breaks():
+    xml = set_identity(DOMAIN, ROUTER)
+    root = ET.fromstring(xml)
+    assert [child.tag for child in root] == ['name', 'sysinfo', 'os', 'devices']
+    assert root.find('sysinfo').get('type') == 'fwcfg'
+    assert domain_identity(root) == ROUTER
+    assert domain_identity(ET.fromstring(DOMAIN)) is None
+
+
+@pytest.mark.parametrize('text, encoded', [
+    ('accept tcp 10.0.0.1,10.0.0.2 - - 22,80\n', 'accept tcp 10.0.0.1%2C10.0.0.2 - - 22%2C80\n'),
+    ('100%,%2C%25', '100%25%2C%252C%2525'),
+    ('no commas\n', 'no commas\n'),
+])
+def test_fw_cfg_encoding_has_no_commas_and_round_trips(text, encoded):
+    assert fw_cfg_encode(text) == encoded and fw_cfg_decode(encoded) == text
+
+
+def test_the_domain_xml_holds_no_comma_for_qemu():
+    entry = ET.fromstring(set_identity(DOMAIN, ROUTER)).find('sysinfo/entry')
+    assert ',' not in entry.text and '\n' in entry.text
+
+
+def test_set_identity_replaces_ours_and_keeps_other_entries():
+    other = u"<sysinfo type='fwcfg'><entry name='opt/com.example/x'>x</entry></sysinfo>"
+    xml = set_identity(set_identity(DOMAIN.replace('<os>', other + '<os>'), ROUTER), HEAD)
+    root = ET.fromstring(xml)
+    assert [e.get('name') for e in root.findall('sysinfo/entry')] == ['opt/com.example/x', IDENTITY_ENTRY]
+    assert domain_identity(root) == HEAD
+
+
+# ---- kvm_auto_vm compares the identity only when given ---------------------------------------------
+
+@pytest.mark.parametrize('wanted, defined, expected', [
+    (None, ROUTER, []),
+    (ROUTER, ROUTER, []),
+    (ROUTER, None, ['identity']),
+    (HEAD, ROUTER, ['identity']),
+])
+def test_identity_differences(wanted, defined, expected):
+    graphics = {'type': 'vnc', 'port': None, 'listen': '127.0.0.1'}
+    desired = {'vcpus': None, 'memory': None, 'interfaces': None, 'graphics': None, 'disk': None,
+               'autostart': None, 'identity': wanted}
+    current = {'vcpus': 1, 'memory': 1024, 'interfaces': [], 'graphics': graphics, 'disks': [], 'autostart': False,
+               'identity': defined, 'state': 'running', 'uuid': 'u'}
+    fields = differences(desired, current)
+    assert fields == expected
+    assert all(f in DEFINITION_FIELDS for f in fields)
+    actions = plan_actions('running', current, fields, False, True, False)
+    assert actions == (['redefine'] if expected else [])
+    assert restart_required(actions, current) is bool(expected)
+    assert current_view(current)['identity'] == defined
+    assert desired_view(dict(desired, identity=wanted or defined, vcpus=1, memory=1024, interfaces=[],
+                             graphics=graphics, autostart=False), current, 'running')['identity'] == (wanted or defined)
+
+
+# ---- kvm_auto_vm against libvirt's test driver: the identity is defined, kept, compared, changed ----
+
+TEST_URI = 'test:///default'
+
+
+def run_vm(args):
+    """Run kvm_auto_vm on test:///default; return (result, warnings)."""
+    stdout = io.StringIO()
+    warnings = []
+    with patch_module_args(dict(args, uri=TEST_URI)):
+        module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+        module.params['virt_type'] = 'test'  # the only domain type of the test driver
+        module.warn = warnings.append
+        with contextlib.redirect_stdout(stdout):
+            with pytest.raises(SystemExit):
+                VmRun(module).run()
+    return json.loads(stdout.getvalue()), warnings
+
+
+@pytest.fixture
+def test_driver(tmp_path):
+    handle = libvirt.open(TEST_URI)  # the test driver keeps its domains while a connection is open
+    base = tmp_path / 'base.qcow2'
+    subprocess.check_call(['qemu-img', 'create', '-q', '-f', 'qcow2', str(base), '64M'])
+    (tmp_path / 'disks').mkdir()
+    yield handle, {'name': 'gw_cr1_1', 'image': str(base), 'disk_dir': str(tmp_path / 'disks'), 'state': 'present'}
+    for dom in handle.listAllDomains():
+        if dom.name() != 'test':
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+    handle.close()
+
+
+def defined_identity(handle):
+    xml = handle.lookupByName('gw_cr1_1').XMLDesc(0)
+    return domain_identity(ET.fromstring(xml))
+
+
+def test_vm_identity_is_defined_kept_and_changed(test_driver):
+    handle, args = test_driver
+    result, warnings = run_vm(dict(args, identity=ROUTER))
+    assert result['changed'] is True and 'failed' not in result, result.get('msg')
+    assert defined_identity(handle) == ROUTER
+    assert result['diff']['after']['identity'] == ROUTER
+
+    again, warnings = run_vm(dict(args, identity=ROUTER))
+    assert again['changed'] is False
+    # Left out, it is neither compared nor dropped by a change of another setting.
+    other, warnings = run_vm(dict(args, memory=2048))
+    assert other['changed'] is True and defined_identity(handle) == ROUTER
+
+    changed, warnings = run_vm(dict(args, identity=HEAD, state='running'))
+    assert changed['changed'] is True and changed['diff']['before']['identity'] == ROUTER
+    assert defined_identity(handle) == HEAD
+    restarted, warnings = run_vm(dict(args, identity=ROUTER, state='running'))
+    assert restarted['restart_required'] is True
+    assert any('the change of identity applies at the next boot' in w for w in warnings)
+
+
+def test_vm_refuses_a_bad_identity(test_driver):
+    handle, args = test_driver
+    result, warnings = run_vm(dict(args, identity=HEAD + 'gateway 10.0.0.256\n'))
+    assert result['failed'] is True
+    assert result['msg'] == "guest gw_cr1_1: identity: line 3 'gateway 10.0.0.256': expected gateway IPV4"
+    assert [d.name() for d in handle.listAllDomains()] == ['test']
+
+
+# ---- kvm_auto_image: every plan installs the service; require_forwarding adds the check ------------
+
+def test_every_plan_installs_the_identity_service_first():
+    files, operations = image_install('/stage')
+    result = plan_build([], '/stage', hostname='desktop')
+    assert result['lines'][:len(operations) + 1] == ['hostname desktop'] + ['%s %s' % op for op in operations]
+    assert result['files'] == files and result['scripts'] == []
+
+
+def test_require_forwarding_checks_after_every_task_in_the_same_script():
+    ops = normalize_tasks([{'add_account': [{'account': 'trainee', 'passwd': 'pw'}]}])
+    result = plan_build(ops, '/stage', require_forwarding=True)
+    assert result['scripts'] == [('/stage/steps-0.sh', ['tasks[0].add_account[0]', FORWARDING_FIELD,
+                                                        'tasks[0].add_account[0].passwd'])]
+    script = [text for path, text, mode in result['files'] if path == '/stage/steps-0.sh'][0]
+    assert forwarding_check_command() + ' || exit 1' in script
+    output = ('kvm-auto-step: tasks[0].add_account[0]\nkvm-auto-step: %s\n%s: %s\n'
+              'virt-builder: error: /stage/steps-0.sh: command exited with an error\n') % (
+        FORWARDING_FIELD, FORWARDING_FIELD, NO_IPTABLES_MESSAGE)
+    assert failed_field(result, output) == FORWARDING_FIELD
+    assert FORWARDING_FIELD not in str(plan_build(ops, '/stage')['scripts'])
+
+
+def test_the_image_key_holds_the_service_version_and_require_forwarding():
+    template = {'name': 'debian-12', 'revision': '2', 'checksum': 'sha512:00'}
+
+    def summary(require_forwarding):
+        return summarize('debian-12', 'x86_64', template, None, 'qcow2', None, False, [], {},
+                         require_forwarding=require_forwarding)
+
+    assert summary(False)['guest_identity'] == 'sha256:' + IMAGE_PIECES_DIGEST
+    assert image_key(summary(True), {}) != image_key(summary(False), {})
+    newer = dict(summary(False), guest_identity='sha256:' + '0' * 64)
+    assert image_key(newer, {}) != image_key(summary(False), {})
