@@ -22,8 +22,8 @@ The format (version 1), lines of single-space-separated fields::
     forwarding on                           (0..1)
     accept tcp SOURCES DESTINATIONS SPORTS DPORTS   (0..n, only with forwarding on)
 
-SOURCES/DESTINATIONS are comma lists of IPv4 addresses or CIDRs; SPORTS/DPORTS a port, a comma
-list of at most 15 ports, or ``-`` for any.  ``parse_identity`` and the guest script apply the
+SOURCES/DESTINATIONS are comma lists of IPv4 addresses or CIDRs; SPORTS/DPORTS a port, a range
+``FIRST:LAST``, a comma list of them (at most 15 ports, a range counting as two), or ``-`` for any.  ``parse_identity`` and the guest script apply the
 same rules; the controller refuses what the guest would skip.
 
 kvm_auto_image bakes GUEST_SCRIPT and GUEST_UNIT into every image (``image_install``), and
@@ -91,11 +91,16 @@ def is_cidr_list(text):
 
 
 def is_ports(text):
-    """``-``, a port, or a comma list of at most MAX_MULTIPORT ports."""
+    """``-``, or a comma list of ports and ``FIRST:LAST`` ranges (a range counts twice in multiport's MAX_MULTIPORT)."""
     if text == '-':
         return True
-    ports = text.split(',')
-    return len(ports) <= MAX_MULTIPORT and all(_PORT_RE.match(p) and int(p) <= 65535 for p in ports)
+    count = 0
+    for item in text.split(','):
+        ends = item.split(':')
+        if len(ends) > 2 or not all(_PORT_RE.match(p) and int(p) <= 65535 for p in ends) or int(ends[0]) > int(ends[-1]):
+            return False
+        count += len(ends)
+    return count <= MAX_MULTIPORT
 
 
 def parse_identity(text):

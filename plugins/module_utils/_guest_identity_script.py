@@ -99,23 +99,36 @@ is_cidr_list() {
     done
 }
 
-is_ports() {  # -, a port, or a comma list of at most 15 ports (the limit of -m multiport)
+is_port() {
+    case $1 in
+        '' | 0* | *[!0-9]*) return 1 ;;
+    esac
+    [ ${#1} -le 5 ] && [ "$1" -le 65535 ]
+}
+
+is_ports() {  # -, or a comma list of ports and FIRST:LAST ranges, at most 15 ports (a range counts twice)
     [ "$1" = - ] && return 0
     case $1 in
-        '' | ,* | *, | *,,* | *[!0-9,]*) return 1 ;;
+        '' | ,* | *, | *,,* | *[!0-9,:]*) return 1 ;;
     esac
     old_ifs=$IFS
     IFS=,
     # shellcheck disable=SC2086
     set -- $1
     IFS=$old_ifs
-    [ $# -le 15 ] || return 1
-    for port in "$@"; do
-        case $port in
-            0*) return 1 ;;
+    count=0
+    for item in "$@"; do
+        case $item in
+            *:*:*) return 1 ;;
+            *:*)
+                is_port "${item%:*}" && is_port "${item#*:}" && [ "${item%:*}" -le "${item#*:}" ] || return 1
+                count=$((count + 2)) ;;
+            *)
+                is_port "$item" || return 1
+                count=$((count + 1)) ;;
         esac
-        [ ${#port} -le 5 ] && [ "$port" -le 65535 ] || return 1
     done
+    [ "$count" -le 15 ]
 }
 
 is_mac() {  # lower case, as the domain definition and sysfs write it

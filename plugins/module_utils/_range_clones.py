@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import is_ports
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import TEXT_TYPES as _TEXT_TYPES, show
 
 INSTANCE_RANGE = (1, 100)
@@ -30,12 +31,6 @@ _MEMBER_RE = re.compile(r'^([A-Za-z0-9][A-Za-z0-9_-]*)\.eth([0-9]+)$')
 _RULE_KEYS = ('src', 'dst', 'sport', 'dport')
 # Rule values will reach iptables as words: names start with a letter or digit, ports are numbers.
 _RULE_NAMES_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)?(,[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)?)*$')
-_PORTS_RE = re.compile(r'^[0-9]{1,5}(:[0-9]{1,5})?(,[0-9]{1,5}(:[0-9]{1,5})?)*$')
-
-
-def _is_port_list(text):
-    return bool(_PORTS_RE.match(text)) and all(
-        1 <= int(port) <= 65535 for port in re.split('[,:]', text))
 
 
 def _rule_targets(place, key, text, networks, chk):
@@ -68,8 +63,9 @@ def _check_rule(place, value, networks, chk):
             return None
         fields[key] = val
     for key in ('sport', 'dport'):
-        if key in fields and not _is_port_list(fields[key]):
-            chk.error(place, '%s %s is not a port, a range such as 1000:2000 or a comma list of them' % (key, show(fields[key])))
+        if key in fields and not is_ports(fields[key]):
+            chk.error(place, '%s %s is not a port, a range such as 1000:2000 or a comma list of them (at most 15 ports, '
+                             'a range counting as two)' % (key, show(fields[key])))
             return None
     for key in ('src', 'dst'):
         if key in fields and not _RULE_NAMES_RE.match(fields[key]):

@@ -35,9 +35,10 @@ __metaclass__ = type
 import hashlib
 import ipaddress
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import format_identity
+
 # Linux limits interface names to 15 characters.
 MAX_BRIDGE_LENGTH = 15
-IDENTITY_VERSION = 'kvm-auto-identity 1'
 FIRST_HOST = 2
 LAST_HOST = 254
 
@@ -220,18 +221,12 @@ def _public(network):
 
 def identity_text(vm):
     """What the guest applies on every boot (see _guest_identity): host name, addresses, route, rules."""
-    lines = [IDENTITY_VERSION, 'hostname %s' % host_name_of(vm['name'])]
-    for nic in vm['nics']:
-        lines.append('address %s %s/%d' % (nic['mac'], nic['address'], nic['prefix']))
-    if vm['gateway']:
-        lines.append('gateway %s' % vm['gateway'])
-    if vm['forwarding']:
-        lines.append('forwarding on')
-        for rule in vm['accept']:
-            if rule['src'] and rule['dst']:
-                lines.append('accept tcp %s %s %s %s' % (','.join(rule['src']), ','.join(rule['dst']),
-                                                         rule['sport'] or '-', rule['dport'] or '-'))
-    return '\n'.join(lines) + '\n'
+    return format_identity(
+        host_name_of(vm['name']),
+        [{'mac': nic['mac'], 'address': '%s/%d' % (nic['address'], nic['prefix'])} for nic in vm['nics']],
+        gateway=vm['gateway'], forwarding=vm['forwarding'],
+        accepts=[{'sources': rule['src'], 'destinations': rule['dst'], 'source_ports': rule['sport'],
+                  'destination_ports': rule['dport']} for rule in vm['accept'] if rule['src'] and rule['dst']])
 
 
 def route_conflicts(networks, routes_by_host):

@@ -44,6 +44,7 @@ ROUTER = (
     'accept tcp 10.0.0.0/24 10.0.1.5,10.0.1.6 - 22\n'
     'accept tcp 10.0.0.0/24 10.0.1.5 1024 80,443\n'
     'accept tcp 0.0.0.0/0 10.0.1.7 - -\n'
+    'accept tcp 10.0.1.0/24 10.0.0.0/24 1024:65535 -\n'
 )
 
 
@@ -68,7 +69,9 @@ def test_format_is_the_inverse_of_parse():
                                      'destination_ports': 22},
                                     {'sources': '10.0.0.0/24', 'destinations': '10.0.1.5', 'source_ports': [1024],
                                      'destination_ports': [80, 443]},
-                                    {'sources': '0.0.0.0/0', 'destinations': '10.0.1.7'}])
+                                    {'sources': '0.0.0.0/0', 'destinations': '10.0.1.7'},
+                                    {'sources': '10.0.1.0/24', 'destinations': '10.0.0.0/24',
+                                     'source_ports': '1024:65535'}])
     assert text == ROUTER
 
 
@@ -102,7 +105,10 @@ BAD_LINES = [
     ('accept tcp 10.0.0.0/24 10.0.1.5 - 0', 'expected accept tcp'),
     ('accept tcp 10.0.0.0/24 10.0.1.5 - 65536', 'expected accept tcp'),
     ('accept tcp 10.0.0.0/24 10.0.1.5 - 22,', 'expected accept tcp'),
-    ('accept tcp 10.0.0.0/24 10.0.1.5 - 1:1024', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 1024:1', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 1:2:3', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - 0:22', 'expected accept tcp'),
+    ('accept tcp 10.0.0.0/24 10.0.1.5 - ' + ','.join('%d:%d' % (p, p + 1) for p in range(1, 17, 2)), 'expected accept tcp'),
     ('accept tcp 10.0.0.0/24 10.0.1.5 - ' + ','.join(str(p) for p in range(1, 17)), 'expected accept tcp'),
     ('accept tcp 10.0.0.0/24,,10.0.2.0/24 10.0.1.5 - 22', 'expected accept tcp'),
     ('accept tcp 10.0.0.0/33 10.0.1.5 - 22', 'expected accept tcp'),
@@ -241,6 +247,7 @@ def test_router_on_systemd_networkd(tmp_path, shell):
         '-w -A KVM-AUTO-FORWARD -p tcp -s 10.0.0.0/24 -d 10.0.1.5 -m multiport --sports 1024 --dports 80,443 '
         '-m conntrack --ctstate NEW -j ACCEPT',
         '-w -A KVM-AUTO-FORWARD -p tcp -s 0.0.0.0/0 -d 10.0.1.7 -m conntrack --ctstate NEW -j ACCEPT',
+        '-w -A KVM-AUTO-FORWARD -p tcp -s 10.0.1.0/24 -d 10.0.0.0/24 --sport 1024:65535 -m conntrack --ctstate NEW -j ACCEPT',
     ]
     assert guest.read('proc/sys/net/ipv4/ip_forward') == '1\n'
     assert 'forwarding on' in done.stderr

@@ -229,9 +229,12 @@ def test_forwarding_rule_words_accepted(rule):
 
 
 @pytest.mark.parametrize('rule, error', [
-    ('src=office dst=web dport=-v', "dport '-v' is not a port, a range such as 1000:2000 or a comma list of them"),
-    ('src=office dst=web dport=70000', "dport '70000' is not a port, a range such as 1000:2000 or a comma list of them"),
-    ('src=office dst=web sport=0', "sport '0' is not a port, a range such as 1000:2000 or a comma list of them"),
+    ('src=office dst=web dport=-v', "dport '-v' is not a port, a range such as 1000:2000 or a comma list of them "
+     "(at most 15 ports, a range counting as two)"),
+    ('src=office dst=web dport=70000', "dport '70000' is not a port, a range such as 1000:2000 or a comma list of them "
+     "(at most 15 ports, a range counting as two)"),
+    ('src=office dst=web sport=0', "sport '0' is not a port, a range such as 1000:2000 or a comma list of them "
+     "(at most 15 ports, a range counting as two)"),
     ('src=-j dst=web', "src '-j' is not a network, network.guest or a comma list of them"),
     ('src=office dst=web.-x', "dst 'web.-x' is not a network, network.guest or a comma list of them"),
 ])

@@ -63,7 +63,11 @@ def main(path):
     for name, domain in sorted(domains.items()):
         code, out = run(name, 'hostname')
         check('%s has its own host name' % name, code == 0 and out.strip() == name.replace('_', '-'), out)
-        code, out = run(name, 'ip -4 -o addr show')
+        # The guest agent answers before the network is configured: wait for the last address.
+        wanted = ' '.join('%s/%d' % (i['address'], i['prefix']) for i in domain['interfaces'])
+        code, out = run(name, 'for i in $(seq 90); do out=$(ip -4 -o addr show); ok=1; for a in %s; do '
+                              'case "$out" in *" $a "*) ;; *) ok= ;; esac; done; [ -n "$ok" ] && break; sleep 1; done; '
+                              'echo "$out"' % wanted, timeout=120)
         for iface in domain['interfaces']:
             check('%s has %s/%d (%s)' % (name, iface['address'], iface['prefix'], iface['cyris_network']),
                   ' %s/%d ' % (iface['address'], iface['prefix']) in out, out)
