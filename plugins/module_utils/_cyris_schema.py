@@ -32,9 +32,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import TEXT_TYPES, kind_of, show
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import MASK  # pylint: disable=unused-import
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import package_manager_of
 
-MASK = '********'
 # The architecture kvm_auto_image builds for unless told otherwise; the range role never tells it.
 DEFAULT_ARCH = 'x86_64'
 

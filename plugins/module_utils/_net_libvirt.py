@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._libvirt_common import LibvirtConnection, libvirt
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._net_spec import NetError, parse_network_xml
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._net_spec import NetError, guest_ports, parse_network_xml
 
 
 class NetLibvirt(LibvirtConnection):
@@ -59,6 +59,14 @@ class NetLibvirt(LibvirtConnection):
         except libvirt.libvirtError as exc:
             raise NetError('cannot list the libvirt networks: %s' % exc)
         return sorted(users)
+
+    def guest_ports(self, name):
+        """[(domain, device)] of every NIC of a running domain on network ``name``."""
+        try:
+            domains = self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+            return [(domain.name(), device) for domain in domains for device in guest_ports(domain.XMLDesc(0), name)]
+        except libvirt.libvirtError as exc:
+            raise NetError('cannot list the running guests: %s' % exc)
 
     def define(self, xml):
         try:

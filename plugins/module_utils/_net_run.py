@@ -15,11 +15,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._libvirt_common import foreign_reason
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._net_compare import compare, restarts
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._net_libvirt import NetLibvirt
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._net_spec import (
-    KIND, NetError, desired_network, network_xml)
+    KIND, NetError, desired_network, loose_ports, network_xml, plug_argv)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import CommandRunner
+
+_SYS_NET = '/sys/class/net'
+
+
+def _master_of(device):
+    """The bridge a network device is on (None: on none), or False when there is no such device."""
+    path = os.path.join(_SYS_NET, device)
+    if not os.path.exists(path):
+        return False
+    master = os.path.join(path, 'master')
+    return os.path.basename(os.readlink(master)) if os.path.islink(master) else None
 
 
 class NetRun:
@@ -55,15 +69,37 @@ class NetRun:
         if state == 'present':
             self._check_bridge_free(desired['bridge'])
         changed, diff, actions = compare(state, desired, current)
-        if restarts(actions):
-            self.module.warn('network %s: the new definition applies by restarting the network; libvirt unplugs the '
-                             'ports of running guests on it, so restart those guests' % self.name)
         if not self.module.check_mode:
             network = self._act(desired, network, current, actions)
+        if state == 'present':
+            replugged = self._replug(desired['bridge'], restarted=restarts(actions) or 'start' in actions)
+            if replugged:
+                changed = True
+                diff['before']['guest_ports'] = 'off the bridge: %s' % ', '.join('%s (%s)' % p for p in replugged)
+                diff['after']['guest_ports'] = 'on %s' % desired['bridge']
         result = dict(self._report(network, current, diff['after']), changed=changed)
         if self.module._diff:
             result['diff'] = diff
         return result
+
+    def _replug(self, bridge, restarted):
+        """Put running guests' ports that are off the bridge back on it; return them.
+
+        libvirt unplugs the ports of running guests when their network stops, and does not plug
+        them in again when it starts: a network removed or restarted under running guests (a run
+        killed half way, a hand-made change) would leave them cut off until they restart.
+        """
+        ports = self.libvirt.guest_ports(self.name)
+        if self.module.check_mode and restarted:
+            # The network will be (re)started: every port of a running guest on it will need plugging.
+            return [(domain, device) for domain, device in ports if _master_of(device) is not False]
+        loose = loose_ports(ports, bridge, _master_of)
+        if loose and not self.module.check_mode:
+            runner = CommandRunner(self.module, 'network %s' % self.name)
+            ip = runner.bin_path('ip', 'this host: install iproute2')
+            for _domain, device in loose:
+                runner.run(plug_argv(ip, device, bridge), field='bridge')
+        return loose
 
     def _check_bridge_free(self, bridge):
         others = [name for name in self.libvirt.bridge_users(bridge) if name != self.name]

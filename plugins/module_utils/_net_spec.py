@@ -114,3 +114,30 @@ def parse_network_xml(xml):
         'extra': extra,
         'ours': None if ours is None else {'owner': ours.get('owner')},
     }
+
+
+def guest_ports(domain_xml, network):
+    """The host-side devices (``vnetN``) of a running domain's NICs on libvirt network ``network``."""
+    root = ET.fromstring(domain_xml)
+    ports = []
+    for iface in root.findall('./devices/interface'):
+        source = iface.find('source')
+        target = iface.find('target')
+        if iface.get('type') == 'network' and source is not None and source.get('network') == network \
+                and target is not None and target.get('dev'):
+            ports.append(target.get('dev'))
+    return ports
+
+
+def loose_ports(ports, bridge, master_of):
+    """The ports that exist on this host but are not on ``bridge``: what a restart of the network left unplugged.
+
+    ``ports``: [(domain, device)]; ``master_of(device)``: the bridge the device is on, None when on
+    none, or False when the device does not exist (a guest of another driver, or gone).
+    """
+    return [(domain, device) for domain, device in ports if master_of(device) not in (False, bridge)]
+
+
+def plug_argv(ip, device, bridge):
+    """Put a guest's host-side device back on its network's bridge, as libvirt does when it starts the guest."""
+    return [ip, 'link', 'set', 'dev', device, 'master', bridge]

@@ -17,9 +17,11 @@ __metaclass__ = type
 import re
 from collections.abc import Mapping, Sequence
 
+# The one mask of the collection, shown wherever a secret would be.
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import MASK
+
 _TEXT_TYPES = (str,)
 TEXT_TYPES = _TEXT_TYPES
-MASK = '********'
 
 
 class RangeError(ValueError):

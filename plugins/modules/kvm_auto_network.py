@@ -20,8 +20,12 @@ description:
     On later runs the defined network is compared with the options; a difference (bridge name, STP
     or forward delay, MTU, any other element such as a C(<forward>) or C(<ip>) added by hand) is shown
     in the diff and corrected by redefining the network, keeping its UUID and MAC. A network that was
-    running is stopped and started again for that, and a warning says so, because libvirt unplugs the
-    ports of the running guests on it. Autostart off or a stopped network is corrected without a redefinition.
+    running is stopped and started again for that. Autostart off or a stopped network is corrected without
+    a redefinition.
+  - libvirt unplugs the ports of running guests when their network stops, and does not plug them in again
+    when it starts. So the module puts every port of a running guest on this network that is off its bridge
+    back on it (C(ip link set dev vnetN master BRIDGE), as libvirt does when a guest starts), reported as a
+    change: after its own restart, and after the network was removed or restarted behind its back.
   - Networks this module creates carry a C(<metadata>) element in the namespace
     C(https://github.com/cyris-kvm-auto/cyris.kvm_auto/network/1) recording O(owner). A network of the same
     name without it, or made for another owner, is never touched.
@@ -30,6 +34,7 @@ author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
 requirements:
   - libvirt-python
+  - iproute2 (C(ip)), to plug guests' ports back on the bridge
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

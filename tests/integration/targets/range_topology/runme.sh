@@ -96,6 +96,24 @@ step "check mode on the deployed range: nothing would change"
 ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/check-warm.log"
 unchanged "$work/check-warm.log"
 
+step "a network removed under running guests: the rerun brings it back and plugs them in again"
+virsh --connect qemu:///system net-destroy cr77-1-office
+virsh --connect qemu:///system net-undefine cr77-1-office
+ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/repair.log"
+grep -q 'changed: \[localhost\] => (item=cr77-1-office' "$work/repair.log" ||
+  { echo "FAIL: the rerun did not recreate cr77-1-office" >&2; exit 1; }
+python3 - "$work/ranges/range_details-cr77.yml" <<'PY'
+import sys, yaml
+sys.path.insert(0, 'files')
+from guest_exec import run
+details = yaml.safe_load(open(sys.argv[1]))
+fw = next(i['address'] for g in details['guests'] for d in g['domains'] if d['name'] == 'fw_cr77_1_1'
+          for i in d['interfaces'] if i['cyris_network'] == 'office')
+code, out = run('pc_cr77_1_1', 'nc -z -w 3 %s 22' % fw)
+print('pc_cr77_1_1 reaches fw_cr77_1_1 (%s) again: %s' % (fw, 'ok' if code == 0 else 'FAIL ' + out))
+sys.exit(code)
+PY
+
 step "destroy"
 ansible-playbook cyris.kvm_auto.destroy_range "${run[@]}" "$@" | tee "$work/destroy.log"
 nothing_left

@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._net_spec import (
-    NetError, check_bridge, desired_network, network_xml, parse_network_xml)
+    NetError, check_bridge, desired_network, guest_ports, loose_ports, network_xml, parse_network_xml, plug_argv)
 
 NS = 'https://github.com/cyris-kvm-auto/cyris.kvm_auto/network/1'
 PARAMS = {'name': 'cr123-1-office', 'state': 'present', 'bridge': 'kvr123-1-1', 'owner': 'cr123', 'mtu': None,
@@ -112,3 +112,35 @@ def test_parse_drifted_foreign_network():
     assert parsed['ours'] is None
     assert (parsed['bridge'], parsed['stp'], parsed['delay'], parsed['mtu']) == ('virbr0', 'on', '0', 1400)
     assert parsed['extra'] == ['dns', 'forward', 'ip', 'options', 'bridge macTableManager=libvirt']
+
+
+DOMAIN = """<domain type='qemu'><name>pc</name><devices>
+  <interface type='network'><mac address='52:54:4d:01:01:02'/><source network='cr77-1-office' bridge='kvr77-1-1'/>
+    <target dev='vnet3'/></interface>
+  <interface type='network'><source network='cr77-1-servers'/><target dev='vnet4'/></interface>
+  <interface type='network'><source network='cr77-1-office'/></interface>
+  <interface type='bridge'><source bridge='kvr77-1-1'/><target dev='vnet5'/></interface>
+</devices></domain>"""
+
+
+@pytest.mark.parametrize('network, expected', [
+    ('cr77-1-office', ['vnet3']),
+    ('cr77-1-servers', ['vnet4']),
+    ('cr77-2-office', []),
+])
+def test_guest_ports(network, expected):
+    assert guest_ports(DOMAIN, network) == expected
+
+
+@pytest.mark.parametrize('masters, expected', [
+    ({'vnet3': 'kvr77-1-1', 'vnet4': 'kvr77-1-1'}, []),
+    ({'vnet3': None, 'vnet4': 'kvr77-1-1'}, [('pc', 'vnet3')]),
+    ({'vnet3': 'virbr0', 'vnet4': False}, [('pc', 'vnet3')]),
+])
+def test_loose_ports_are_those_off_the_bridge_that_exist(masters, expected):
+    assert loose_ports([('pc', 'vnet3'), ('fw', 'vnet4')], 'kvr77-1-1', masters.get) == expected
+
+
+def test_plug_argv():
+    assert plug_argv('/usr/sbin/ip', 'vnet3', 'kvr77-1-1') == ['/usr/sbin/ip', 'link', 'set', 'dev', 'vnet3', 'master',
+                                                              'kvr77-1-1']
