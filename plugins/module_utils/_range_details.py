@@ -71,6 +71,7 @@ def range_details(plan, vm_results=None, addresses=None, images=None):
                                          'cyris_network': n['cyris_network']} for n in vm.get('nics') or ()]
             domain['gateway'] = vm.get('gateway')
             domain['forwarding'] = bool(vm.get('forwarding'))
+            domain['forwarding_rules'] = [dict(rule) for rule in vm.get('accept') or () if rule['src'] and rule['dst']]
             domain['address'] = next((i['address'] for i in domain['interfaces'] if i.get('address')), None)
             entry['domains'].append(domain)
         guests.append(entry)
@@ -101,6 +102,8 @@ def _cyris_host(host, guests):
             cyris['ip_addrs'] = dict((i['label'], i['address']) for i in labelled)
             if domain['gateway']:
                 cyris['gateways'] = dict((i['label'], domain['gateway']) for i in labelled)
+            if domain['forwarding']:
+                cyris['firewall_rule'] = firewall_rule(domain['forwarding_rules'])
             if labelled:
                 cyris['networks'] = dict((i['label'], i['cyris_network']) for i in labelled)
             instances.setdefault(domain['instance'], []).append(cyris)
@@ -113,6 +116,28 @@ def _cyris_host(host, guests):
         'account': host['account'],
         'inventory_host': host['inventory_host'],
     }
+
+
+def firewall_rule(rules):
+    """CyRIS's ``firewall_rule`` of a forwarding guest: the commands its rules amount to, as ``rule0``...
+
+    The guest's identity service runs their equivalent at every boot (in its own chain, with a
+    FORWARD policy of DROP, which CyRIS leaves to the image).
+    """
+    commands = ['sysctl -w net.ipv4.ip_forward=1']
+    for rule in rules:
+        ports = ''
+        multiport = any(',' in (rule[key] or '') for key in ('sport', 'dport'))
+        if multiport:
+            ports += ' -m multiport'
+        for key, option in (('sport', '--sport'), ('dport', '--dport')):
+            if rule[key]:
+                ports += ' %s%s %s' % (option, 's' if multiport else '', rule[key])
+        commands.append('iptables -A FORWARD -p tcp -s %s -d %s%s -m conntrack --ctstate NEW -j ACCEPT' % (
+            ','.join(rule['src']), ','.join(rule['dst']), ports))
+    commands.append('iptables -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')
+    commands.append('iptables -P FORWARD DROP')
+    return dict(('rule%d' % number, command) for number, command in enumerate(commands))
 
 
 def inventory_entries(details):

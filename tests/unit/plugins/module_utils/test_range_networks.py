@@ -18,6 +18,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks imp
     mac_of,
     route_conflicts,
 )
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import range_details
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range
 
 DMZ = os.path.join(os.path.dirname(__file__), '..', '..', 'data', 'ranges', 'good', 'topology_dmz.yml')
@@ -149,3 +150,29 @@ ROUTES = [
 def test_route_conflicts(routes, expected):
     errors = route_conflicts(dmz_plan()['networks'], {'localhost': routes})
     assert (len(errors) if isinstance(expected, int) else errors) == expected
+
+
+def test_details_keep_cyris_fields_for_each_guest():
+    plan = dmz_plan()
+    for vm in plan['vms']:
+        vm['inventory_host'] = 'localhost'
+    details = range_details(plan)
+    host = details['hosts'][0]
+    assert (host['host_id'], host['instance_count']) == ('host_1', 2)
+    guests = dict((g['kvm_domain'], g) for g in host['instances'][1]['guests'])
+    assert guests['pc_cr125_2_1'] == {'guest_id': 'pc', 'kvm_domain': 'pc_cr125_2_1', 'ip_addrs': {'eth0': '125.2.1.2'},
+                                      'gateways': {'eth0': '125.2.1.4'}, 'networks': {'eth0': 'office'}}
+    assert guests['firewall_cr125_2_1']['ip_addrs'] == {'eth0': '125.2.1.4', 'eth1': '125.2.2.3'}
+    assert guests['firewall_cr125_2_1']['firewall_rule'] == {
+        'rule0': 'sysctl -w net.ipv4.ip_forward=1',
+        'rule1': 'iptables -A FORWARD -p tcp -s 125.2.1.2,125.2.1.3 -d 125.2.2.2 -m multiport --dports 80,443 '
+                 '-m conntrack --ctstate NEW -j ACCEPT',
+        'rule2': 'iptables -A FORWARD -p tcp -s 125.2.2.2 -d 125.2.1.2,125.2.1.3 --sport 1024:65535 '
+                 '-m conntrack --ctstate NEW -j ACCEPT',
+        'rule3': 'iptables -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+        'rule4': 'iptables -P FORWARD DROP'}
+    assert [(n['name'], n['subnet'], n['bridge'], n['gateway']) for n in details['networks']][:1] == [
+        ('cr125-1-office', '125.1.1.0/24', 'kvr125-1-1', '125.1.1.4')]
+    domain = next(d for g in details['guests'] for d in g['domains'] if d['name'] == 'pc_cr125_1_1')
+    assert domain['interfaces'] == [{'mac': '52:54:7d:01:01:02', 'network': 'cr125-1-office', 'label': 'eth0',
+                                     'address': '125.1.1.2', 'prefix': 24, 'cyris_network': 'office'}]
