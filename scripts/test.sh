@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up this machine (scripts/setup.sh, quick when already done) and run every test tier:
-#   unit    unit tests (pytest, no hypervisor) on both ansible-core majors
-#   lint    ansible-lint (production profile) and the changelog lint
+#   unit    unit tests (pytest, no hypervisor) on both ansible-core majors, and the scripts' tests
+#   lint    ansible-lint (production profile), the changelog lint, antsibull-docs (plugin and
+#           role docs) and the execution-environment metadata (ansible-builder)
 #   sanity  ansible-test sanity for ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
 #   build   the collection builds into a tarball that installs and that ansible-doc reads
 #   e2e     ansible-test integration targets that build, boot and check real guests, the
@@ -48,13 +49,20 @@ for tier in "${tiers[@]}"; do
     case $tier in
         unit)
             run_tier "unit (ansible-core 2.19)" 2.19 python -m pytest -q tests/unit
-            run_tier "unit (ansible-core 2.21)" 2.21 python -m pytest -q tests/unit ;;
+            run_tier "unit (ansible-core 2.21)" 2.21 python -m pytest -q tests/unit
+            # The scripts' own logic (KVM probe, env.sh's choice): no ansible-core involved.
+            run_tier "script tests" 2.19 python -m pytest -q tests/scripts ;;
         lint)
             # ansible-lint installs the collection under ANSIBLE_HOME: a fresh one each run, so no
             # copy left from an earlier checkout shadows this one.
             rm -rf "$lint_home"
             run_tier "ansible-lint (production)" 2.19 env ANSIBLE_HOME="$lint_home" ansible-lint --offline
-            run_tier "changelog lint" 2.19 antsibull-changelog lint ;;
+            run_tier "changelog lint" 2.19 antsibull-changelog lint
+            # The docs as docs.ansible.com renders them: schema, semantic markup, and every
+            # reference resolving (to this collection or ansible.builtin; any other is an error).
+            run_tier "antsibull-docs lint" 2.19 antsibull-docs lint-collection-docs --plugin-docs \
+                --validate-collection-refs dependent --disallow-unknown-collection-refs .
+            run_tier "execution environment" 2.19 "$here/check-ee.sh" ;;
         sanity)
             run_tier "sanity (ansible-core 2.19)" 2.19 "$here/ansible-test.sh" --core 2.19 sanity --python 3.11 --color no
             run_tier "sanity (ansible-core 2.21)" 2.21 "$here/ansible-test.sh" --core 2.21 sanity --python 3.12 --color no ;;

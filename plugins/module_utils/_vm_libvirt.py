@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 import re
 import time
 import traceback
@@ -236,6 +237,16 @@ def console_tail(path, limit=2000):
             return handle.read().decode('utf-8', 'replace')
     except (IOError, OSError):
         return ''
+
+
+def remove_console_log(path, configured):
+    """Delete the console log of a removed guest: only when the domain's log ``path`` is the one
+    kvm_auto_vm ``configured`` for it (``console_log_path``), never a file a changed definition
+    names elsewhere. Return whether it deleted the file."""
+    if not path or path != configured or not os.path.exists(path):
+        return False
+    os.unlink(path)
+    return True
 
 
 def read_console(path, offset):

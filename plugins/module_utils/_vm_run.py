@@ -27,7 +27,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
     create_guest_disk, image_info_argv, parse_image_info, remove_disks, target_size)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import set_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import (
-    Libvirt, patch_domain_xml)
+    Libvirt, patch_domain_xml, remove_console_log)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     METADATA_NS, VmError, complete_guest, desired_guest, osinfo_list_argv, parse_osinfo_list, resolve_osinfo, set_metadata,
     virt_install_argv)
@@ -232,6 +232,7 @@ class VmRun:
                 elif action == 'remove_disks':
                     protected = [current['ours']['image'], self.params['image']]
                     remove_disks([d['path'] for d in current['ours']['disks']], protected)
+                    remove_console_log(current['console_log'], desired['console_log'])
                 elif action in ('define', 'redefine'):
                     dom = self.libvirt.define(xml)
                     defined = True

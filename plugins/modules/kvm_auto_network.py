@@ -25,7 +25,7 @@ description:
   - libvirt unplugs the ports of running guests when their network stops, and does not plug them in again
     when it starts. So the module puts every port of a running guest on this network that is off its bridge
     back on it (C(ip link set dev vnetN master BRIDGE), as libvirt does when a guest starts), reported as a
-    change: after its own restart, and after the network was removed or restarted behind its back.
+    change; this happens after its own restart, and after the network was removed or restarted behind its back.
   - Networks this module creates carry a C(<metadata>) element in the namespace
     C(https://github.com/cyris-kvm-auto/cyris.kvm_auto/network/1) recording O(owner). A network of the same
     name without it, or made for another owner, is never touched.

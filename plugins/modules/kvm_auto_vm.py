@@ -57,7 +57,8 @@ options:
       - V(running) defines and starts it; V(stopped) defines it and shuts it down (ACPI, powered off
         after O(wait_timeout) seconds).
       - V(absent) powers the guest off, undefines the domain (with its NVRAM, managed save image and
-        snapshot metadata) and deletes the disks this module created for it; the base image is kept.
+        snapshot metadata) and deletes the disks this module created for it and its console log; the
+        base image is kept.
     type: str
     choices: [present, running, stopped, absent]
     default: running

@@ -22,6 +22,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils import _vm_spec
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import parse_domain_xml
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
 from ansible_collections.cyris.kvm_auto.plugins.modules.kvm_auto_vm import argument_spec
@@ -40,6 +41,15 @@ def conn():
                 dom.destroy()
             dom.undefine()
     handle.close()
+
+
+@pytest.fixture(autouse=True)
+def log_dir(tmp_path, monkeypatch):
+    """Console logs under the test's own directory: state=absent removes them, never this host's."""
+    path = tmp_path / 'log'
+    path.mkdir()
+    monkeypatch.setattr(_vm_spec, 'SYSTEM_CONSOLE_LOG_DIR', str(path))
+    return path
 
 
 @pytest.fixture
@@ -80,7 +90,7 @@ def disk_info(path):
     return json.loads(subprocess.check_output(['qemu-img', 'info', '--output=json', '-U', path]))
 
 
-def test_create_check_real_rerun(conn, args, base):
+def test_create_check_real_rerun(conn, args, base, log_dir):
     disk = os.path.join(args['disk_dir'], 'web_cr1_1_1.qcow2')
     result, warnings = run(args, check_mode=True)
     assert result['changed'] is True and result['created'] is True
@@ -94,7 +104,7 @@ def test_create_check_real_rerun(conn, args, base):
     assert result['changed'] is True and result['created'] is True and 'failed' not in result
     assert result['state'] == 'running' and result['disks'] == [disk]
     assert result['interfaces'][0]['network'] == 'default' and result['interfaces'][0]['mac']
-    assert result['console_log'] == '/var/log/libvirt/qemu/web_cr1_1_1-console.log'
+    assert result['console_log'] == str(log_dir / 'web_cr1_1_1-console.log')
     assert result['osinfo'] == 'linux2022' and warnings == []
     assert disk_info(disk)['full-backing-filename'] == base
     assert any(c.startswith('/usr/bin/virt-install --connect test:///default --name web_cr1_1_1') for c in result['commands'])
@@ -201,6 +211,31 @@ def test_absent_removes_domain_and_overlay_keeps_base(conn, args, base):
     assert [d.name() for d in conn.listAllDomains() if d.name().startswith('web')] == ['web_cr1_1_2']
     result = run(dict(args, state='absent'))[0]
     assert result['changed'] is False
+
+
+def test_absent_removes_the_console_log_it_configured(conn, args, log_dir):
+    log = log_dir / 'web_cr1_1_1-console.log'
+    assert run(args)[0]['console_log'] == str(log)
+    log.write_text('login: ')             # what virtlogd wrote while the guest ran
+    (log_dir / 'web_cr1_1_1.log').write_text('qemu')  # libvirt's own log of the domain: not ours
+    run(dict(args, state='absent'), check_mode=True)
+    assert log.exists()
+    run(dict(args, state='absent'))
+    assert sorted(os.listdir(str(log_dir))) == ['web_cr1_1_1.log']
+
+
+def test_absent_keeps_a_console_log_the_definition_moved(conn, args, log_dir, tmp_path):
+    """A log path someone else put in the definition is not a file the module configured."""
+    run(args)
+    elsewhere = tmp_path / 'kept-console.log'
+    dom = conn.lookupByName('web_cr1_1_1')
+    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    conn.defineXML(xml.replace(str(log_dir / 'web_cr1_1_1-console.log'), str(elsewhere)))
+    assert defined(conn)['console_log'] == str(elsewhere)
+    elsewhere.write_text('login: ')
+    (log_dir / 'web_cr1_1_1-console.log').write_text('an older boot')
+    assert run(dict(args, state='absent'))[0]['changed'] is True
+    assert elsewhere.exists() and (log_dir / 'web_cr1_1_1-console.log').exists()
 
 
 @pytest.mark.parametrize('replace', ['rebuilt', 'removed'])
