@@ -93,7 +93,7 @@ def identity_service_time(domain):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--networks', type=int, default=8)
     parser.add_argument('--guest', help='a running guest of a deployed topology range')
     args = parser.parse_args()

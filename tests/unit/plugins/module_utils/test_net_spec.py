@@ -142,5 +142,5 @@ def test_loose_ports_are_those_off_the_bridge_that_exist(masters, expected):
 
 
 def test_plug_argv():
-    assert plug_argv('/usr/sbin/ip', 'vnet3', 'kvr77-1-1') == ['/usr/sbin/ip', 'link', 'set', 'dev', 'vnet3', 'master',
-                                                              'kvr77-1-1']
+    expected = ['/usr/sbin/ip', 'link', 'set', 'dev', 'vnet3', 'master', 'kvr77-1-1']
+    assert plug_argv('/usr/sbin/ip', 'vnet3', 'kvr77-1-1') == expected
