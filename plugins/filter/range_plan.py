@@ -25,6 +25,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details impo
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range, public_view, summary
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import load_range
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_summary import (
+    deploy_summary, details_to_write, phase_timings)
 
 # Without the controller's key (check mode before the first run, or a destroy of a range never
 # deployed from here) no image of this controller exists yet: any fixed key names images that are
@@ -99,6 +101,10 @@ def range_deploy_steps(plan, build_results, settings):
     steps = deploy_steps(plan, plan['layout'], plain(build_results or []), settings['build_dir'], settings['network'],
                          link_local=settings['link_local_images'], same_filesystem=same_filesystem)
     steps['guest_batches'] = batches(steps['guests'], settings['boot_parallel'])
+    for batch in steps['guest_batches']:
+        # The hosts the batch's guests are on: the role waits for them on each host.
+        hosts = [g['inventory_host'] for g in batch['members']]
+        batch['hosts'] = sorted(set(hosts), key=hosts.index)
     return steps
 
 
@@ -119,15 +125,34 @@ def range_report(plan, build_results=None, copy_results=None, link_results=None,
                       plain(link_results or []), plain(vm_results or []))
 
 
-def range_details(plan, vm_results=None, leases=None, build_results=None):
-    """The range details file content from the plan and what the modules returned."""
+def range_details(plan, vm_results=None, leases=None, build_results=None, timings=None):
+    """The range details file content from the plan and what the modules returned (and the run's timings)."""
     plan = plain(plan)
     by_name = dict((r['name'], r) for r in plain(vm_results or []) if isinstance(r, dict) and r.get('name'))
     images = {}
     for result in plain(build_results or []):
         if isinstance(result, dict) and result.get('path'):
             images[result['path'].rsplit('/', 1)[-1]] = result
-    return _range_details(plan, by_name, parse_leases(plain(leases or [])), images)
+    details = _range_details(plan, by_name, parse_leases(plain(leases or [])), images)
+    if timings:
+        details['timings'] = plain(timings)
+    return details
+
+
+def range_timings(ended, plan=None, build=None, copy=None, boot=None):
+    """Seconds each phase of a deploy took, from the epoch times the role recorded as each phase started."""
+    return phase_timings(ended, {'plan': plan, 'build': build, 'copy': copy, 'create_and_boot': boot})
+
+
+def range_details_to_write(details, recorded=None):
+    """The details file content: the recorded timings are kept when nothing else changed."""
+    return details_to_write(plain(details), plain(recorded) if recorded else None)
+
+
+def range_summary(details, report, details_file, timings=None, check_mode=False):
+    """The lines shown at the end of a deploy (see _range_summary.deploy_summary)."""
+    return deploy_summary(plain(details), plain(report), to_text(details_file), plain(timings) if timings else None,
+                          bool(check_mode))
 
 
 def range_inventory(details):
@@ -165,4 +190,5 @@ class FilterModule:
     def filters(self):
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
-            range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args))
+            range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args, range_timings,
+            range_details_to_write, range_summary))
