@@ -14,7 +14,6 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks import route_conflicts
 
 # What provides each tool, per OS family (ansible_os_family).
 PACKAGES = {
@@ -105,6 +104,8 @@ def host_problems(check_results, network, uri, os_families=None, planned_network
 
 
 def _route_conflicts(host, stdout, planned_networks):
+    # Imported here: the modules use install_hint, and need none of the range planner.
+    from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks import route_conflicts
     try:
         routes = json.loads(stdout or '[]')
     except ValueError:

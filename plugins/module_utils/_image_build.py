@@ -37,6 +37,7 @@ import time
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import allocation, file_identity, is_mostly_holes
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import FORWARDING_FIELD, NO_IPTABLES_MESSAGE
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import install_hint
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import (
     file_sha256, image_key, input_digests, mark_changed_secrets, new_salt, secret_hash, summarize)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import (
@@ -52,7 +53,7 @@ STATE_SUFFIX = '.kvm-auto.json'
 LOCK_SUFFIX = '.lock'
 TEMP_MARK = '.kvm-auto-tmp-'
 STATE_VERSION = 1
-INSTALL_HINT = 'this host (install guestfs-tools / libguestfs-tools)'
+INSTALL_HINT = 'this host: ' + install_hint('virt-builder')
 
 
 def state_path(path):
