@@ -85,6 +85,12 @@ def main(path):
     for inst in (1, 2):
         pc, srv, fw = ('%s_cr77_%d_1' % (g, inst) for g in ('pc', 'srv', 'fw'))
         other = 3 - inst
+        # sshd starts late on a first boot (it makes its host keys then): wait until each guest's
+        # own sshd answers, so that what follows measures the network, not the boot.
+        for guest in (pc, srv, fw):
+            code, out = run(guest, 'for i in $(seq 120); do nc -z -w 2 127.0.0.1 22 && exit 0; sleep 1; done; exit 1',
+                            timeout=150)
+            check('%s: its sshd answers on the guest itself' % guest, code == 0, out)
         # A listener that no rule lets the office reach, on the server.
         run(srv, 'nohup nc -l -k -p 2222 >/dev/null 2>&1 &')
         code, out = run(fw, 'sysctl -n net.ipv4.ip_forward; iptables -S FORWARD')
