@@ -17,12 +17,15 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files import (
     file_digest, same_filesystem, tolerant_digest)
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import host_checks, host_problems
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
+    access_host_state, host_checks, host_problems)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
     HOST_DIR_VARS, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout, pending_guests, run_report)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
+    ADDRESS_HOST_VAR, access_entries, reset_selection)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range, public_view, summary
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import load_range
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_summary import (
@@ -34,7 +37,9 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_summary impo
 _NO_KEY = 'no-image-built-on-this-controller-yet'
 
 # The variables of an inventory host that the plan reads.
-_INVENTORY_VARS = ('kvm_auto_range_host_id', 'ansible_connection') + HOST_DIR_VARS
+_INVENTORY_VARS = ('kvm_auto_range_host_id', 'ansible_connection', ADDRESS_HOST_VAR) + HOST_DIR_VARS
+# The role's settings that shape the entry points (see _range_entry.DEFAULTS).
+_ENTRY_SETTINGS = ('trainee_ports', 'trainee_prefix', 'trainee_sudo', 'trainee_listen', 'access_subnet')
 
 
 def _inventory_vars(hostvars, names):
@@ -69,7 +74,8 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
             inventory_host_ids=dict((n, v['kvm_auto_range_host_id']) for n, v in inventory.items()
                                     if 'kvm_auto_range_host_id' in v),
             salt=to_text(salt) if salt else _NO_KEY, base_dir=to_text(base_dir) if base_dir else None,
-            file_digest=digest, address_prefix=settings.get('address_prefix') or None)
+            file_digest=digest, address_prefix=settings.get('address_prefix') or None,
+            entry_settings=dict((k, settings[k]) for k in _ENTRY_SETTINGS if k in settings))
         plan['layout'] = host_layout(plan, inventory, settings)
     except RangeError as exc:
         return {'errors': exc.errors, 'range_id': None}
@@ -81,7 +87,9 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
         hosts_to_add=[h for h in plan['layout'] if h['add_host'] and h['used']],
         host_checks=host_checks(sorted(set(used), key=used.index), settings['uri'], settings['network'],
                                 shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
-                                route_hosts=set(n['inventory_host'] for n in plan['networks'])),
+                                route_hosts=set(n['inventory_host'] for n in plan['networks']),
+                                access_hosts=set(vm['inventory_host'] for vm in plan['vms'] if vm['trainee'])),
+        access_entries=access_entries(plan, inventory),
         build_batches=batches([i['name'] for i in plan['images']], settings['build_parallel']),
         images_by_name=dict((i['name'], i) for i in plan['images']),
         summary=summary(plan),
@@ -94,18 +102,37 @@ def range_public(plan):
     return public_view(plain(plan))
 
 
-def range_deploy_steps(plan, build_results, settings):
-    """Copies, links and each guest's kvm_auto_vm arguments, once the builds are known."""
+def range_deploy_steps(plan, build_results, settings, access=None):
+    """Copies, links and each guest's kvm_auto_vm arguments, once the builds and the trainee ports are known."""
     plan = plain(plan)
     settings = plain(settings)
     steps = deploy_steps(plan, plan['layout'], plain(build_results or []), settings['build_dir'], settings['network'],
-                         link_local=settings['link_local_images'], same_filesystem=same_filesystem)
-    steps['guest_batches'] = batches(steps['guests'], settings['boot_parallel'])
-    for batch in steps['guest_batches']:
+                         link_local=settings['link_local_images'], same_filesystem=same_filesystem,
+                         access=plain(access or []))
+    steps['guest_batches'] = _guest_batches(steps['guests'], settings)
+    return steps
+
+
+def _guest_batches(guests, settings):
+    found = batches(guests, settings['boot_parallel'])
+    for batch in found:
         # The hosts the batch's guests are on: the role waits for them on each host.
         hosts = [g['inventory_host'] for g in batch['members']]
         batch['hosts'] = sorted(set(hosts), key=hosts.index)
-    return steps
+    return found
+
+
+def range_reset_steps(plan, instances, settings):
+    """The guests a reset of ``instances`` (``all`` or a list) recreates, in batches; ``errors`` when one is unknown."""
+    plan = plain(plan)
+    names, errors = reset_selection(plan, plain(instances))
+    guests = [{'name': vm['name'], 'inventory_host': vm['inventory_host']} for vm in plan['vms'] if vm['name'] in names]
+    return {'errors': errors, 'guests': guests, 'guest_batches': _guest_batches(guests, plain(settings))}
+
+
+def range_access_hosts(check_results):
+    """What each entry point's KVM host listens on and runs, for kvm_auto_access's ``hosts``."""
+    return access_host_state(plain(check_results or []))
 
 
 def range_pending_guests(steps, copy_results=None, link_results=None, check_mode=False, network_results=None):
@@ -125,7 +152,7 @@ def range_report(plan, build_results=None, copy_results=None, link_results=None,
                       plain(link_results or []), plain(vm_results or []))
 
 
-def range_details(plan, vm_results=None, leases=None, build_results=None, timings=None):
+def range_details(plan, vm_results=None, leases=None, build_results=None, timings=None, access=None):
     """The range details file content from the plan and what the modules returned (and the run's timings)."""
     plan = plain(plan)
     by_name = dict((r['name'], r) for r in plain(vm_results or []) if isinstance(r, dict) and r.get('name'))
@@ -133,7 +160,7 @@ def range_details(plan, vm_results=None, leases=None, build_results=None, timing
     for result in plain(build_results or []):
         if isinstance(result, dict) and result.get('path'):
             images[result['path'].rsplit('/', 1)[-1]] = result
-    details = _range_details(plan, by_name, parse_leases(plain(leases or [])), images)
+    details = _range_details(plan, by_name, parse_leases(plain(leases or [])), images, plain(access or []))
     if timings:
         details['timings'] = plain(timings)
     return details
@@ -149,10 +176,10 @@ def range_details_to_write(details, recorded=None):
     return details_to_write(plain(details), plain(recorded) if recorded else None)
 
 
-def range_summary(details, report, details_file, timings=None, check_mode=False):
+def range_summary(details, report, details_file, timings=None, check_mode=False, notification_file=None):
     """The lines shown at the end of a deploy (see _range_summary.deploy_summary)."""
     return deploy_summary(plain(details), plain(report), to_text(details_file), plain(timings) if timings else None,
-                          bool(check_mode))
+                          bool(check_mode), to_text(notification_file) if notification_file else None)
 
 
 def range_inventory(details):
@@ -191,4 +218,4 @@ class FilterModule:
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
             range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args, range_timings,
-            range_details_to_write, range_summary))
+            range_details_to_write, range_summary, range_reset_steps, range_access_hosts))

@@ -8,7 +8,8 @@
 """Guest identity: the text a domain carries in fw_cfg and the guest-side service that applies it.
 
 Every guest of a range boots from a shared image; what makes it itself (host name, static
-addresses, default route, forwarding and its iptables rules) is the identity text that
+addresses, default route, forwarding and its iptables rules, the trainee account of an entry
+point) is the identity text that
 kvm_auto_vm puts in the domain definition as the QEMU fw_cfg entry IDENTITY_ENTRY.  At every
 boot, before the network is configured, ``kvm-auto-identity.service`` in the guest reads it from
 sysfs and applies it, so no guest disk is ever opened on the host.
@@ -21,10 +22,14 @@ The format (version 1), lines of single-space-separated fields::
     gateway IPV4                            (0..1)
     forwarding on                           (0..1)
     accept tcp SOURCES DESTINATIONS SPORTS DPORTS   (0..n, only with forwarding on)
+    trainee NAME HASH ADMIN                 (0..1)
 
 SOURCES/DESTINATIONS are comma lists of IPv4 addresses or CIDRs; SPORTS/DPORTS a port, a range
-``FIRST:LAST``, a comma list of them (at most 15 ports, a range counting as two), or ``-`` for any.  ``parse_identity`` and the guest script apply the
-same rules; the controller refuses what the guest would skip.
+``FIRST:LAST``, a comma list of them (at most 15 ports, a range counting as two), or ``-`` for any.
+NAME is an account name as _cyris_schema's rule says (not root), HASH its password as a SHA-512
+crypt hash (never the password itself), ADMIN ``sudo`` (it may use sudo) or ``-``.
+``parse_identity`` and the guest script apply the same rules; the controller refuses what the
+guest would skip.
 
 kvm_auto_image bakes GUEST_SCRIPT and GUEST_UNIT into every image (``image_install``), and
 IMAGE_PIECES_DIGEST enters the image key so a new script rebuilds the images.
@@ -39,8 +44,10 @@ import os
 import re
 import shlex
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import ACCOUNT_RE, ACCOUNT_RULE, TEMPLATE_ROOT
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity_script import (
     GUEST_SCRIPT, GUEST_UNIT, SCRIPT_PATH, UNIT_NAME)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import MASK
 
 IDENTITY_ENTRY = 'opt/org.cyris.kvm_auto/identity'
 FORMAT_LINE = 'kvm-auto-identity 1'
@@ -52,6 +59,12 @@ FORWARDING_FIELD = 'require_forwarding'
 NO_IPTABLES_MESSAGE = ('guests of this image forward traffic between networks, but the image has no iptables: '
                        'add an install_package task for iptables')
 
+# The kvm_auto_image option whose check fails when the image has no SSH server.
+SSH_FIELD = 'require_ssh'
+SSHD_PATH = '/usr/sbin/sshd'
+NO_SSHD_MESSAGE = ('guests of this image are entry points that trainees reach over SSH, but the image has no SSH server: '
+                   'add an install_package task for openssh-server')
+
 IMAGE_PIECES_DIGEST = hashlib.sha256((GUEST_SCRIPT + u'\0' + GUEST_UNIT).encode('utf-8')).hexdigest()
 
 _HOST_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
@@ -59,6 +72,9 @@ _MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
 _OCTET_RE = re.compile(r'^(0|[1-9][0-9]{0,2})$')
 _PREFIX_RE = re.compile(r'^(0|[1-9][0-9]?)$')
 _PORT_RE = re.compile(r'^[1-9][0-9]{0,4}$')
+# glibc's SHA-512 crypt: rounds from 1000 (shorter values are refused, not clamped), salt 1-16, hash 86.
+_SHA512_CRYPT_RE = re.compile(r'^\$6\$(rounds=[1-9][0-9]{3,8}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$')
+_ADMIN_FIELDS = {'sudo': True, '-': False}
 
 
 class IdentityError(ValueError):
@@ -103,9 +119,15 @@ def is_ports(text):
     return count <= MAX_MULTIPORT
 
 
+def is_sha512_crypt(text):
+    """A SHA-512 crypt hash: ``$6$[rounds=N$]SALT$HASH``."""
+    return bool(_SHA512_CRYPT_RE.match(text))
+
+
 def parse_identity(text):
     """The identity ``text`` as data: {hostname, addresses: [{mac, address}], gateway, forwarding,
-    accepts: [{sources, destinations, source_ports, destination_ports}]}.
+    accepts: [{sources, destinations, source_ports, destination_ports}], trainee: {name,
+    password_hash, sudo} or None}.
 
     Raises IdentityError for the first line the guest would skip or refuse, so the controller
     never hands a guest an identity it applies only in part.
@@ -113,14 +135,16 @@ def parse_identity(text):
     lines = (text or '').split('\n')
     if lines[0] != FORMAT_LINE:
         raise IdentityError('line 1 must be %r, got %r' % (FORMAT_LINE, lines[0]))
-    identity = {'hostname': None, 'addresses': [], 'gateway': None, 'forwarding': False, 'accepts': []}
+    identity = {'hostname': None, 'addresses': [], 'gateway': None, 'forwarding': False, 'accepts': [],
+                'trainee': None}
     for number, line in enumerate(lines[1:], 2):
         if not line:
             continue
         fields = line.split(' ')
         problem = 'fields must be separated by single spaces' if '' in fields else _line_problem(fields, identity)
         if problem:
-            raise IdentityError('line %d %r: %s' % (number, line, problem))
+            # A trainee line holds a password hash: the message shows it masked.
+            raise IdentityError('line %d %r: %s' % (number, mask_identity(line), problem))
     if identity['hostname'] is None:
         raise IdentityError('no hostname line')
     if identity['accepts'] and not identity['forwarding']:
@@ -158,6 +182,14 @@ def _line_problem(fields, identity):
             return 'expected accept tcp SOURCES DESTINATIONS SOURCE-PORTS DESTINATION-PORTS'
         identity['accepts'].append({'sources': args[1], 'destinations': args[2], 'source_ports': args[3],
                                     'destination_ports': args[4]})
+    elif kind == 'trainee':
+        if len(args) != 3 or not ACCOUNT_RE.match(args[0]) or args[0] == TEMPLATE_ROOT \
+                or not is_sha512_crypt(args[1]) or args[2] not in _ADMIN_FIELDS:
+            return ('expected trainee NAME HASH ADMIN (NAME: %s, not %s; HASH: a SHA-512 crypt hash '
+                    '$6$[rounds=N$]SALT$HASH; ADMIN: sudo or -)' % (ACCOUNT_RULE, TEMPLATE_ROOT))
+        if identity['trainee'] is not None:
+            return 'a second trainee line'
+        identity['trainee'] = {'name': args[0], 'password_hash': args[1], 'sudo': _ADMIN_FIELDS[args[2]]}
     else:
         return 'unknown line'
     return None
@@ -178,12 +210,13 @@ def fw_cfg_decode(text):
     return text.replace('%2C', ',').replace('%25', '%')
 
 
-def format_identity(hostname, addresses=(), gateway=None, forwarding=False, accepts=()):
+def format_identity(hostname, addresses=(), gateway=None, forwarding=False, accepts=(), trainee=None):
     """The identity text of a guest; the inverse of ``parse_identity`` (which checks the result).
 
     ``addresses``: [{mac, address}] (address as IPV4/PREFIX); ``accepts``: [{sources, destinations,
     source_ports, destination_ports}], each a string as in the format or a list of its items
-    (ports may be ints; None or an empty list means any port).
+    (ports may be ints; None or an empty list means any port); ``trainee``: {name,
+    password_hash, sudo} or None.
     """
     lines = [FORMAT_LINE, 'hostname %s' % hostname]
     lines += ['address %s %s' % (a['mac'].lower(), a['address']) for a in addresses]
@@ -195,9 +228,51 @@ def format_identity(hostname, addresses=(), gateway=None, forwarding=False, acce
         lines.append('accept tcp %s %s %s %s' % (
             _joined(rule['sources']), _joined(rule['destinations']),
             _joined(rule.get('source_ports')) or '-', _joined(rule.get('destination_ports')) or '-'))
+    if trainee:
+        lines.append(_trainee_line(trainee))
     text = '\n'.join(lines) + '\n'
     parse_identity(text)
     return text
+
+
+def _trainee_line(trainee):
+    return 'trainee %s %s %s' % (trainee['name'], trainee['password_hash'], 'sudo' if trainee['sudo'] else '-')
+
+
+def _is_trainee_line(line):
+    return line.split(' ', 1)[0] == 'trainee'
+
+
+def with_trainee(text, trainee):
+    """The identity ``text`` with the line of ``trainee`` ({name, password_hash, sudo}) in place
+    of any trainee line it has (without one when ``trainee`` is None); checked as parse_identity does.
+    """
+    lines = [line for line in (text or '').split('\n') if not _is_trainee_line(line)]
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    if trainee:
+        lines.append(_trainee_line(trainee))
+    result = '\n'.join(lines) + '\n'
+    parse_identity(result)
+    return result
+
+
+def mask_identity(text):
+    """The identity ``text`` (None stays None) with every field of a trainee line but its name and
+    its ADMIN field replaced by ``MASK``, so a diff or a returned value never shows the hash, even
+    of a line parse_identity would refuse.
+    """
+    if text is None:
+        return None
+    masked = []
+    for line in text.split('\n'):
+        if _is_trainee_line(line):
+            fields = line.split(' ')
+            last = len(fields) - 1 if len(fields) > 2 and fields[-1] in _ADMIN_FIELDS else len(fields)
+            line = ' '.join(field if number < 2 or number == last or not field else MASK
+                            for number, field in enumerate(fields))
+        masked.append(line)
+    return '\n'.join(masked)
 
 
 def _joined(value):
@@ -234,3 +309,9 @@ def forwarding_check_command():
     """The build step (run in the image after every task) that fails when iptables is missing."""
     return ('command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] '
             '|| {{ echo {msg} >&2; exit 1; }}'.format(msg=shlex.quote('%s: %s' % (FORWARDING_FIELD, NO_IPTABLES_MESSAGE))))
+
+
+def ssh_check_command():
+    """The build step (run in the image after every task) that fails when the SSH server is missing."""
+    return '[ -x {path} ] || {{ echo {msg} >&2; exit 1; }}'.format(
+        path=SSHD_PATH, msg=shlex.quote('%s: %s' % (SSH_FIELD, NO_SSHD_MESSAGE)))

@@ -23,8 +23,9 @@ UNIT_NAME = 'kvm-auto-identity.service'
 GUEST_SCRIPT = r"""#!/bin/sh
 # kvm-auto-identity: give this guest the identity that cyris.kvm_auto wrote into its domain
 # definition (the QEMU fw_cfg entry opt/org.cyris.kvm_auto/identity): host name, static
-# addresses, default route, and whether it forwards between its networks (with iptables rules).
-# Run by kvm-auto-identity.service at every boot, before the network is configured.
+# addresses, default route, whether it forwards between its networks (with iptables rules), and
+# the account of the trainee who logs in to it over SSH.
+# Run by kvm-auto-identity.service at every boot, before the network and sshd start.
 # Every field is checked before use and a bad line is skipped with a message; no text of the
 # identity is ever evaluated.  The KVM_AUTO_* variables only exist for tests.
 set -f -u
@@ -138,6 +139,40 @@ is_mac() {  # lower case, as the domain definition and sysfs write it
     return 1
 }
 
+is_account() {  # a lower-case letter or _, then up to 31 of a-z 0-9 _ . - (as _cyris_schema says)
+    [ ${#1} -ge 1 ] && [ ${#1} -le 32 ] || return 1
+    case $1 in
+        [a-z_]*) ;;
+        *) return 1 ;;
+    esac
+    case $1 in
+        *[!a-z0-9_.-]*) return 1 ;;
+    esac
+}
+
+is_sha512_crypt() {  # $6$[rounds=N$]SALT$HASH: N from 1000, SALT 1-16 and HASH 86 of ./0-9A-Za-z
+    rest=${1#\$6\$}
+    [ "$rest" != "$1" ] || return 1
+    case $rest in
+        rounds=*)
+            rounds=${rest%%\$*}
+            rounds=${rounds#rounds=}
+            case $rounds in
+                '' | 0* | *[!0-9]*) return 1 ;;
+            esac
+            [ ${#rounds} -ge 4 ] && [ ${#rounds} -le 9 ] || return 1
+            rest=${rest#*\$}
+            ;;
+    esac
+    salt=${rest%%\$*}
+    [ "$salt" != "$rest" ] || return 1
+    crypted=${rest#*\$}
+    [ ${#salt} -ge 1 ] && [ ${#salt} -le 16 ] && [ ${#crypted} -eq 86 ] || return 1
+    case $salt$crypted in
+        *[!./0-9A-Za-z]*) return 1 ;;
+    esac
+}
+
 is_hostname() {  # labels of letters, digits and inner dashes, dot separated, at most 253 characters
     [ ${#1} -ge 1 ] && [ ${#1} -le 253 ] || return 1
     case $1 in
@@ -195,6 +230,9 @@ addresses=
 gateway=
 forwarding=off
 accepts=
+trainee=
+trainee_hash=
+trainee_admin=
 number=0
 while IFS= read -r line || [ -n "$line" ]; do
     number=$((number + 1))
@@ -257,6 +295,16 @@ while IFS= read -r line || [ -n "$line" ]; do
                 problem='expected: accept tcp SOURCES DESTINATIONS SOURCE-PORTS DESTINATION-PORTS'
             else
                 accepts="$accepts $3;$4;$5;$6"
+            fi
+            ;;
+        trainee)
+            if [ $# -ne 4 ] || ! is_account "$2" || [ "$2" = root ] || ! is_sha512_crypt "$3" \
+                    || { [ "$4" != sudo ] && [ "$4" != - ]; }; then
+                problem='expected: trainee NAME SHA-512-CRYPT-HASH sudo|-'
+            elif [ -n "$trainee" ]; then
+                problem='a second trainee'
+            else
+                trainee=$2 trainee_hash=$3 trainee_admin=$4
             fi
             ;;
         *)
@@ -427,9 +475,59 @@ if [ "$forwarding" = on ]; then
 fi
 printf '%s\n' $forward > "$root/proc/sys/net/ipv4/ip_forward" || { say "cannot set net.ipv4.ip_forward"; status=1; }
 
+# ---- the trainee account ----------------------------------------------------------------------
+
+sudoers=$root/etc/sudoers.d/kvm-auto-trainee
+sshd_config=$root/etc/ssh/sshd_config
+sshd_drop_in=$root/etc/ssh/sshd_config.d/kvm-auto-trainee.conf
+account_ready=
+if [ -n "$trainee" ]; then
+    if cut -d: -f1 "$root/etc/passwd" | grep -qxF "$trainee"; then
+        account_ready=yes
+    elif [ -x "$root/bin/bash" ]; then
+        useradd -m -s /bin/bash "$trainee" && account_ready=yes
+    else
+        useradd -m "$trainee" && account_ready=yes
+    fi
+    if [ -z "$account_ready" ]; then
+        say "cannot create the account $trainee"
+        status=1
+    elif ! printf '%s:%s\n' "$trainee" "$trainee_hash" | chpasswd -e; then
+        # On stdin: the hash never appears on a command line.
+        say "cannot set the password of $trainee"
+        status=1
+        account_ready=
+    fi
+fi
+if [ -n "$account_ready" ] && [ "$trainee_admin" = sudo ]; then
+    write_file "$sudoers" 0440 "$trainee ALL=(ALL:ALL) ALL"
+    [ -x "$root/usr/bin/sudo" ] || [ -x "$root/bin/sudo" ] || say "$trainee may use sudo, but sudo is not installed"
+else
+    rm -f "$sudoers"
+fi
+if [ -n "$account_ready" ]; then
+    # Cloud images often switch password login off; this opens it for the trainee only.  sshd
+    # reads the drop-ins where sshd_config includes them (at its top in current images), and a
+    # Match block in an included file ends with that file.
+    write_file "$sshd_drop_in" 0644 "# Written by kvm-auto-identity at boot: password login for the trainee only.
+Match User $trainee
+    PasswordAuthentication yes
+    KbdInteractiveAuthentication yes"
+    if [ -r "$sshd_config" ] && ! grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/' "$sshd_config"; then
+        say "$sshd_config does not include /etc/ssh/sshd_config.d: $trainee may not log in with a password"
+        status=1
+    fi
+else
+    rm -f "$sshd_drop_in"
+fi
+
 # shellcheck disable=SC2086
 set -- $addresses
-say "host name ${hostname:-unchanged}, $# static address(es) via $stack, forwarding $([ $forward = 1 ] && echo on || echo off)"
+forwarded=off
+[ $forward = 1 ] && forwarded=on
+login=none
+[ -n "$account_ready" ] && login=$trainee
+say "host name ${hostname:-unchanged}, $# static address(es) via $stack, forwarding $forwarded, trainee $login"
 exit $status
 """
 

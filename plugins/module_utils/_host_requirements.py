@@ -36,12 +36,19 @@ def install_hint(tool, family=None):
     return 'install %s (Debian/Ubuntu) or %s (Fedora/RHEL)' % (packages['Debian'], packages['RedHat'])
 
 
-def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_hosts=()):
+# The checks whose output kvm_auto_access needs: what a host listens on, which guests run there.
+PORT_CHECKS = ('tcp ports', 'tcp6 ports')
+RUNNING_CHECK = 'running guests'
+
+
+def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_hosts=(), access_hosts=()):
     """The commands that show whether each KVM host has what the range needs: [{inventory_host, what, argv}].
 
     ``shared_network_hosts``: the hosts whose guests use the shared libvirt network ``network``
     (None: all); ``route_hosts``: the hosts that get topology networks, whose routes are listed
-    so that a planned subnet overlapping one of them is refused before any change.
+    so that a planned subnet overlapping one of them is refused before any change;
+    ``access_hosts``: the hosts of entry points, whose listening ports and running guests tell
+    which trainee ports are free.
     """
     checks = []
     for host in inventory_hosts:
@@ -53,7 +60,32 @@ def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_
             checks.append({'inventory_host': host, 'what': 'libvirtd', 'argv': ['virsh', '--connect', uri, 'uri']})
         if host in route_hosts:
             checks.append({'inventory_host': host, 'what': 'routes', 'argv': ['ip', '-j', '-4', 'route', 'show', 'table', 'all']})
+        if host in access_hosts:
+            # /proc rather than ss: the same on every distribution, and parsed by one function.
+            checks.append({'inventory_host': host, 'what': PORT_CHECKS[0], 'argv': ['cat', '/proc/net/tcp']})
+            checks.append({'inventory_host': host, 'what': PORT_CHECKS[1], 'argv': ['cat', '/proc/net/tcp6']})
+            checks.append({'inventory_host': host, 'what': RUNNING_CHECK,
+                           'argv': ['virsh', '--connect', uri, 'list', '--name', '--state-running']})
     return checks
+
+
+def access_host_state(check_results):
+    """Inventory host -> {listening: [ports], running: [domains]}, from the results of ``host_checks``.
+
+    A host without IPv6 has no /proc/net/tcp6: that check failing means no IPv6 listener.
+    """
+    from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_ports import listening_tcp_ports
+    state = {}
+    for result in check_results or ():
+        if not isinstance(result, dict) or result.get('skipped') or result.get('rc') != 0:
+            continue
+        host, what = result['item']['inventory_host'], result['item']['what']
+        entry = state.setdefault(host, {'listening': [], 'running': []})
+        if what in PORT_CHECKS:
+            entry['listening'] = sorted(set(entry['listening']) | set(listening_tcp_ports(result.get('stdout') or '')))
+        elif what == RUNNING_CHECK:
+            entry['running'] = [line.strip() for line in (result.get('stdout') or '').splitlines() if line.strip()]
+    return state
 
 
 def host_problems(check_results, network, uri, os_families=None, planned_networks=()):
@@ -75,7 +107,15 @@ def host_problems(check_results, network, uri, os_families=None, planned_network
         # The command module answers rc=2 and "[Errno 2] No such file..." for a missing program.
         missing = rc is None or (rc == 2 and 'No such file' in err)
         message = None
-        if what == 'routes':
+        if what == PORT_CHECKS[1]:
+            continue
+        if what == PORT_CHECKS[0]:
+            if rc != 0:
+                message = 'cannot read /proc/net/tcp (rc=%s): %s' % (rc, err)
+        elif what == RUNNING_CHECK:
+            # libvirtd's own check (above in the list) reports an unreachable daemon.
+            pass
+        elif what == 'routes':
             if rc != 0:
                 message = 'ip route failed with rc=%s: %s (install iproute2)' % (rc, err)
             else:

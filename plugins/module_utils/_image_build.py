@@ -36,7 +36,8 @@ import tempfile
 import time
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import allocation, file_identity, is_mostly_holes
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import FORWARDING_FIELD, NO_IPTABLES_MESSAGE
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
+    FORWARDING_FIELD, NO_IPTABLES_MESSAGE, NO_SSHD_MESSAGE, SSH_FIELD)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import install_hint
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import (
     file_sha256, image_key, input_digests, mark_changed_secrets, new_salt, secret_hash, summarize)
@@ -54,6 +55,8 @@ LOCK_SUFFIX = '.lock'
 TEMP_MARK = '.kvm-auto-tmp-'
 STATE_VERSION = 1
 INSTALL_HINT = 'this host: ' + install_hint('virt-builder')
+# A failed check of these options says what the image lacks, not how virt-builder failed.
+CHECK_MESSAGES = {FORWARDING_FIELD: NO_IPTABLES_MESSAGE, SSH_FIELD: NO_SSHD_MESSAGE}
 
 
 def state_path(path):
@@ -331,11 +334,12 @@ class ImageBuild:
         # Plan once without writing anything: translation errors (a version pin without a known
         # package manager, clashing firewall files) surface before any work, in check mode too.
         plan_build(ops, '/staging', hostname=params.get('hostname'), root_password=params.get('root_password'),
-                   osinfo=template.get('osinfo'), require_forwarding=params.get('require_forwarding'))
+                   osinfo=template.get('osinfo'), require_forwarding=params.get('require_forwarding'),
+                   require_ssh=params.get('require_ssh'))
         digests = input_digests(ops)
         summary = summarize(params['image_name'], params['arch'], template, size, params['format'],
                             params.get('hostname'), params.get('root_password') is not None, ops, digests,
-                            require_forwarding=params.get('require_forwarding'))
+                            require_forwarding=params.get('require_forwarding'), require_ssh=params.get('require_ssh'))
         osinfo = template.get('osinfo')
         self.result.update(osinfo=osinfo, os_type=os_type_from_osinfo(osinfo),
                            template={'name': template['name'], 'revision': template['revision'],
@@ -397,7 +401,8 @@ class ImageBuild:
         output = temp_path(self.path)
         try:
             plan = plan_build(ops, staging, hostname=params.get('hostname'), root_password=params.get('root_password'),
-                              osinfo=template.get('osinfo'), require_forwarding=params.get('require_forwarding'))
+                              osinfo=template.get('osinfo'), require_forwarding=params.get('require_forwarding'),
+                              require_ssh=params.get('require_ssh'))
             for file_path, text, mode in plan['files']:
                 _write_private(file_path, text, mode)
             commands_file = os.path.join(staging, 'customize.txt')
@@ -412,7 +417,7 @@ class ImageBuild:
             if rc != 0:
                 field = failed_field(plan, (err or '') + (out or ''))
                 where = ' (%s)' % field if field else ''
-                message = NO_IPTABLES_MESSAGE if field == FORWARDING_FIELD else (
+                message = CHECK_MESSAGES.get(field) or (
                     'virt-builder failed with rc=%d%s: %s' % (rc, where, self._last_error(err)))
                 self.fail(message,
                           rc=rc, stdout=self.runner.scrub(out), stderr=self.runner.scrub(err),

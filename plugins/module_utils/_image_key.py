@@ -123,11 +123,12 @@ def _op_summary(op, digests):
 
 
 def summarize(image_name, arch, template, size_bytes, image_format, hostname, root_password_set, ops, digests,
-              require_forwarding=False):
+              require_forwarding=False, require_ssh=False):
     """The secret-free description of an image's inputs (stored and shown in ``diff``).
 
     ``guest_identity`` is the digest of the identity service baked into every image, so a new
-    one rebuilds them; ``require_forwarding`` counts because it adds a check to the build.
+    one rebuilds them; ``require_forwarding`` and ``require_ssh`` count because each adds a check to
+    the build.
     """
     return {
         'image_name': image_name,
@@ -141,6 +142,7 @@ def summarize(image_name, arch, template, size_bytes, image_format, hostname, ro
         'tasks': [_op_summary(op, digests) for op in ops],
         'guest_identity': 'sha256:' + IMAGE_PIECES_DIGEST,
         'require_forwarding': bool(require_forwarding),
+        'require_ssh': bool(require_ssh),
     }
 
 

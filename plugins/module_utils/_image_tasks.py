@@ -41,7 +41,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema impor
 # Re-exported: _image_key masks with it.
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import MASK  # pylint: disable=unused-import
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
-    FORWARDING_FIELD, forwarding_check_command, image_install)
+    FORWARDING_FIELD, SSH_FIELD, forwarding_check_command, image_install, ssh_check_command)
 
 HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 IPTABLES_RESTORE = '/usr/sbin/iptables-restore'
@@ -320,7 +320,8 @@ class _Plan:
         self._steps = []
 
 
-def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None, require_forwarding=False):
+def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None, require_forwarding=False,
+               require_ssh=False):
     """The customisation of one image build as data.
 
     Returns a dict with:
@@ -333,7 +334,8 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None,
     ``password_accounts``: the sorted accounts that get a password.
 
     Every image gets the guest identity service (_guest_identity); with ``require_forwarding``
-    a last step fails the build when the image has no iptables.
+    a last step fails the build when the image has no iptables, with ``require_ssh`` one when it
+    has no SSH server.
     """
     plan = _Plan(staging_dir)
     network = False
@@ -385,6 +387,8 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None,
 
     if require_forwarding:
         plan.step(forwarding_check_command(), FORWARDING_FIELD)
+    if require_ssh:
+        plan.step(ssh_check_command(), SSH_FIELD)
     passwords = final_passwords(ops, root_password)
     if passwords:
         # Passwords are applied after every operation, so the accounts must exist by then:

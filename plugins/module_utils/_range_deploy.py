@@ -109,14 +109,17 @@ def _result_item(result):
     return item if isinstance(item, str) else None
 
 
-def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_local=True, same_filesystem=None):
+def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_local=True, same_filesystem=None,
+                 access=()):
     """Copies and guests of the plan, ready for the role to act on.
 
     ``hosts``: ``host_layout`` of the plan; ``build_dir``: the controller's build directory;
     ``shared_network``: the libvirt network of guests outside any topology;
     ``link_local``: hard-link images into the image directory of a KVM host that is the
-    controller, when ``same_filesystem(build_dir, image_dir)`` says they share a file system.
+    controller, when ``same_filesystem(build_dir, image_dir)`` says they share a file system;
+    ``access``: kvm_auto_access's ``access`` (the port of each entry point).
     """
+    ports = dict((a['guest'], a['port']) for a in access or ())
     images = image_states(plan, build_results)
     by_host = _host_of(hosts)
     copies = []
@@ -136,7 +139,8 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
     for vm in plan['vms']:
         host = by_host[vm['inventory_host']]
         # plan_image: the image this guest's base is a copy of (None for a kvm guest).
-        guests.append(dict(vm_arguments(vm, host, images, shared_network), inventory_host=vm['inventory_host'],
+        guests.append(dict(vm_arguments(vm, host, images, shared_network, ports.get(vm['name'])),
+                           inventory_host=vm['inventory_host'],
                            plan_image=vm['image'] if vm['basevm_type'] == 'kvm-auto' else None))
     return {
         'images': images,
@@ -149,11 +153,12 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
     }
 
 
-def vm_arguments(vm, host, images, shared_network):
+def vm_arguments(vm, host, images, shared_network, access_port=None):
     """The exact arguments of kvm_auto_vm for one guest of the plan (guest-specific ones only).
 
     A guest of a topology gets one NIC per network, in ethN order, with the MAC its address
-    names; any other guest one NIC on ``shared_network``.
+    names; any other guest one NIC on ``shared_network``. An entry point also gets its access
+    NIC on ``access_port`` (its trainee account comes from kvm_auto_access, not from the plan).
     """
     if vm['basevm_type'] == 'kvm-auto':
         state = images[vm['image']]
@@ -178,6 +183,7 @@ def vm_arguments(vm, host, images, shared_network):
         'networks': [{'network': nic['network'], 'model': vm['network_model'], 'mac': nic['mac']} for nic in vm['nics']]
         or [{'network': shared_network, 'model': vm['network_model']}],
         'identity': vm['identity'],
+        'access': dict(vm['access'], port=access_port) if vm.get('access') and access_port else None,
     }
     return args
 

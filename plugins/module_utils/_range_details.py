@@ -21,13 +21,17 @@ __metaclass__ = type
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file, host_image_pattern
 
 
-def range_details(plan, vm_results=None, addresses=None, images=None):
+def range_details(plan, vm_results=None, addresses=None, images=None, access=None):
     """The ``range_details-cr<id>.yml`` content: hosts, guests, domains, MACs, addresses, accounts.
 
     ``vm_results``: domain name -> result of kvm_auto_vm (uuid, state, interfaces).
     ``addresses``: MAC -> IP address, when a DHCP lease or a fixed address is known.
     ``images``: image file name -> result of kvm_auto_image (checksum).
+    ``access``: kvm_auto_access's ``access`` (each entry point's address, port and account; the
+    passwords are only in the notification file).
     """
+    doors = dict((a['guest'], {'address': a['address'], 'port': a['port'], 'account': a['account']})
+                 for a in access or ())
     vm_results = vm_results or {}
     addresses = dict((('%s' % k).lower(), v) for k, v in (addresses or {}).items())
     images = images or {}
@@ -73,6 +77,8 @@ def range_details(plan, vm_results=None, addresses=None, images=None):
             domain['forwarding'] = bool(vm.get('forwarding'))
             domain['forwarding_rules'] = [dict(rule) for rule in vm.get('accept') or () if rule['src'] and rule['dst']]
             domain['address'] = next((i['address'] for i in domain['interfaces'] if i.get('address')), None)
+            if vm['name'] in doors:
+                domain['trainee_access'] = doors[vm['name']]
             entry['domains'].append(domain)
         guests.append(entry)
     return {
@@ -93,10 +99,13 @@ def range_details(plan, vm_results=None, addresses=None, images=None):
 def _cyris_host(host, guests):
     """A host entry as CyRIS writes it, with our own keys (id, account, inventory_host) beside."""
     instances = {}
+    doors = {}
     for guest in guests:
         for domain in guest['domains']:
             if domain['host'] != host['id'] or domain['instance'] is None:
                 continue
+            if domain.get('trainee_access'):
+                doors[domain['instance']] = domain['trainee_access']
             cyris = {'guest_id': domain['guest'], 'kvm_domain': domain['name']}
             labelled = [i for i in domain['interfaces'] if i.get('label')]
             cyris['ip_addrs'] = dict((i['label'], i['address']) for i in labelled)
@@ -111,7 +120,8 @@ def _cyris_host(host, guests):
         'host_id': host['id'],
         'mgmt_addr': host['mgmt_addr'],
         'instance_count': len(instances),
-        'instances': [{'instance_index': index, 'guests': instances[index]} for index in sorted(instances)],
+        'instances': [dict({'instance_index': index, 'guests': instances[index]},
+                           **({'access': doors[index]} if index in doors else {})) for index in sorted(instances)],
         'id': host['id'],
         'account': host['account'],
         'inventory_host': host['inventory_host'],

@@ -36,6 +36,7 @@ import hashlib
 import ipaddress
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import format_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import guest_address
 
 # Linux limits interface names to 15 characters.
 MAX_BRIDGE_LENGTH = 15
@@ -220,10 +221,15 @@ def _public(network):
 
 
 def identity_text(vm):
-    """What the guest applies on every boot (see _guest_identity): host name, addresses, route, rules."""
+    """What the guest applies on every boot (see _guest_identity): host name, addresses, route, rules.
+
+    An entry point's access NIC (see _range_entry) comes last, after its topology NICs.
+    """
+    addresses = [{'mac': nic['mac'], 'address': '%s/%d' % (nic['address'], nic['prefix'])} for nic in vm['nics']]
+    if vm.get('access'):
+        addresses.append({'mac': vm['access']['mac'], 'address': guest_address(vm['access']['subnet'])})
     return format_identity(
-        host_name_of(vm['name']),
-        [{'mac': nic['mac'], 'address': '%s/%d' % (nic['address'], nic['prefix'])} for nic in vm['nics']],
+        host_name_of(vm['name']), addresses,
         gateway=vm['gateway'], forwarding=vm['forwarding'],
         accepts=[{'sources': rule['src'], 'destinations': rule['dst'], 'source_ports': rule['sport'],
                   'destination_ports': rule['dport']} for rule in vm['accept'] if rule['src'] and rule['dst']])

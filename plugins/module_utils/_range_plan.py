@@ -44,6 +44,8 @@ import re
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import Checker, RangeError, plain, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_clones import check_clone_settings, check_range_id
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
+    DEFAULTS as ENTRY_DEFAULTS, check_settings as check_entry_settings, plan_entry_points, subnet_conflicts)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import image_config, image_file_name
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_networks import plan_networks
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import split_sections
@@ -194,7 +196,8 @@ def _check_ports(vms, chk):
 
 
 def plan_range(data, variables=False, range_id=None, templates=None, inventory_hosts=(),
-               inventory_host_ids=None, salt=None, base_dir=None, file_digest=None, address_prefix=None):
+               inventory_host_ids=None, salt=None, base_dir=None, file_digest=None, address_prefix=None,
+               entry_settings=None):
     """Validate a whole range description and return its plan; raise RangeError listing every error.
 
     ``data``: the range (list or mapping form, already parsed from YAML).
@@ -208,7 +211,8 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     ``salt``: per-controller secret for image names; ``base_dir``: directory that
     relative controller paths in tasks are relative to; ``file_digest(path)``:
     content digest of a controller file or directory, or None when it is missing;
-    ``address_prefix``: an IPv4 /16 for the topology networks instead of CyRIS's addresses.
+    ``address_prefix``: an IPv4 /16 for the topology networks instead of CyRIS's addresses;
+    ``entry_settings``: the role's trainee access settings (see _range_entry.DEFAULTS).
     """
     chk = Checker()
     data = plain(data)
@@ -279,11 +283,15 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     if final_range_id:
         _check_names(vms, chk)
     _check_ports(vms, chk)
+    entry = dict(ENTRY_DEFAULTS, **(entry_settings or {}))
+    entry_errors = check_entry_settings(entry) or plan_entry_points(vms, entry)
+    for error in entry_errors:
+        chk.error('', error)
     networks = []
     if final_range_id and not chk.errors:
         place = 'clone_settings[0] (range_id=%s).range_id' % final_range_id
         networks, errors = plan_networks(final_range_id, blocks, vms, address_prefix, place)
-        for error in errors:
+        for error in errors + subnet_conflicts(entry, networks):
             chk.error('', error)
     chk.raise_if_errors()
 
@@ -302,6 +310,8 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     for image in images.values():
         # The build checks that an image whose guests forward traffic can (iptables).
         image['require_forwarding'] = any(vm['forwarding'] for vm in vms if vm['image'] == image['name'])
+        # ... and that an image of entry points has an SSH server for the trainees.
+        image['require_ssh'] = any(vm['trainee'] for vm in vms if vm['image'] == image['name'])
     used_hosts = set(vm['host'] for vm in vms)
     for host in resolved:
         host['vms'] = len([vm for vm in vms if vm['host'] == host['id']])

@@ -76,9 +76,9 @@ def _changes(report):
     return parts
 
 
-def deploy_summary(details, report, details_file, timings=None, check_mode=False):
+def deploy_summary(details, report, details_file, timings=None, check_mode=False, notification_file=None):
     """Lines the role shows at the end of a deploy: each host's instances and guests (state and
-    addresses), what this run changed, the details file and the time of each phase."""
+    addresses), each trainee's login, what this run changed, the files and the time of each phase."""
     lines = ['range %s%s' % (details['range_id'], ' (check mode: nothing was changed)' if check_mode else '')]
     hosts = []
     domains = {}
@@ -97,10 +97,16 @@ def deploy_summary(details, report, details_file, timings=None, check_mode=False
                 lines.append('  instance %s' % instance)
                 indent = '    '
             lines.extend(indent + _guest_line(d) for d in instances[instance])
+            lines.extend('%strainee login: ssh %s@%s -p %s' % (indent, d['trainee_access']['account'],
+                                                               d['trainee_access']['address'], d['trainee_access']['port'])
+                         for d in instances[instance] if d.get('trainee_access'))
     changes = _changes(report)
     lines.append('%s: %s' % ('would change' if check_mode else 'changed in this run',
                              '; '.join(changes) if changes else 'nothing'))
     lines.append('details file: %s%s' % (details_file, ' (not written in check mode)' if check_mode else ''))
+    if notification_file and any(d.get('trainee_access') for g in details.get('guests') or ()
+                                 for d in g.get('domains') or ()):
+        lines.append('trainee passwords: %s (mode 0600)' % notification_file)
     if timings:
         spent = ['%s %s' % (label, format_duration(timings[name]))
                  for name, label in PHASES if timings.get(name) is not None]

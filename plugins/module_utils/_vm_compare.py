@@ -16,9 +16,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import mask_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import access_view
+
 # Compared fields; all but autostart live in the domain definition.
-FIELDS = ('vcpus', 'memory', 'interfaces', 'graphics', 'disk', 'identity', 'autostart')
+FIELDS = ('vcpus', 'memory', 'interfaces', 'graphics', 'disk', 'identity', 'access', 'autostart')
 DEFINITION_FIELDS = FIELDS[:-1]
+# Run-state actions: a reset replaces them with its own power-off and start.
+_RUN_ACTIONS = ('destroy', 'stop', 'start', 'resume')
 
 
 def _nic_kind(nic):
@@ -58,6 +63,8 @@ def differences(desired, current):
         fields.append('disk')
     if desired.get('identity') is not None and desired['identity'] != current.get('identity'):
         fields.append('identity')
+    if desired.get('access') is not None and desired['access'] != access_view(current.get('access')):
+        fields.append('access')
     if desired['autostart'] is not None and desired['autostart'] != current['autostart']:
         fields.append('autostart')
     return fields
@@ -88,7 +95,7 @@ def _graphics_view(graphics):
 
 
 def current_view(current):
-    """The ``before`` of the diff."""
+    """The ``before`` of the diff; the identity shown masked (it may hold the trainee's hash)."""
     if current is None:
         return {'state': 'absent'}
     return {
@@ -98,7 +105,8 @@ def current_view(current):
         'interfaces': public_interfaces(current['interfaces']),
         'graphics': _graphics_view(current['graphics']),
         'disk': current['disks'][0] if current['disks'] else None,
-        'identity': current.get('identity'),
+        'identity': mask_identity(current.get('identity')),
+        'access': access_view(current.get('access')),
         'autostart': current['autostart'],
     }
 
@@ -109,6 +117,8 @@ def desired_view(desired, current, state):
         return {'state': 'absent'}
     if state == 'present':
         state = current['state'] if current else 'stopped'
+    elif state == 'reset':
+        state = 'running'
     nics = [dict(nic, mac=mac) for nic, mac in zip(desired['interfaces'], kept_macs(desired, current))]
     graphics = dict(desired['graphics'])
     if graphics['port'] is None and current and current['graphics']['type'] == graphics['type']:
@@ -120,17 +130,38 @@ def desired_view(desired, current, state):
         'interfaces': public_interfaces(nics),
         'graphics': _graphics_view(graphics),
         'disk': desired['disk'],
-        'identity': desired.get('identity'),
+        'identity': mask_identity(desired.get('identity')),
+        'access': desired.get('access'),
         'autostart': desired['autostart'],
     }
+
+
+def reset_diff(diff, image):
+    """``diff`` of a reset: it says that the guest disk is made anew on ``image``."""
+    before = dict(diff['before'], disk_content='as the guest left it')
+    after = dict(diff['after'], disk_content='a new overlay on %s' % image)
+    return {'before': before, 'after': after}
+
+
+def reset_actions(running_actions, current):
+    """A reset: power off, the definition changes of ``running_actions`` (what state=running
+    would do), a new overlay (unless the change already creates a fresh disk), start."""
+    changes = [a for a in running_actions if a not in _RUN_ACTIONS]
+    power_off = ['destroy'] if current['state'] != 'stopped' else []
+    disk = [] if 'create_disk' in changes else ['recreate_disk']
+    return power_off + changes + disk + ['start']
 
 
 def plan_actions(state, current, fields, recreate, disk_exists, autostart):
     """Ordered actions that bring the domain from ``current`` to ``state`` and the asked definition.
 
-    Actions: create_disk, define, redefine, destroy, undefine, remove_disks, autostart, start,
-    resume, stop.  ``fields`` is what ``differences`` found (ignored when ``current`` is None).
+    Actions: create_disk, recreate_disk, define, redefine, destroy, undefine, remove_disks,
+    autostart, start, resume, stop.  ``fields`` is what ``differences`` found (ignored when
+    ``current`` is None).  A changed access restarts a running guest: its host port is QEMU's
+    and must not stay on the old one.
     """
+    if state == 'reset':
+        return reset_actions(plan_actions('running', current, fields, recreate, disk_exists, autostart), current)
     if state == 'absent':
         if current is None:
             return []
@@ -162,7 +193,9 @@ def plan_actions(state, current, fields, recreate, disk_exists, autostart):
         actions.append('redefine')
     if 'autostart' in fields:
         actions.append('autostart')
-    if state == 'running' and now == 'stopped':
+    if 'access' in definition and now != 'stopped' and state in ('running', 'present'):
+        actions += ['stop', 'start']
+    elif state == 'running' and now == 'stopped':
         actions.append('start')
     elif state == 'running' and now == 'paused':
         actions.append('resume')
@@ -175,4 +208,4 @@ def restart_required(actions, current):
     """True when a redefinition only takes effect at the guest's next boot."""
     if 'redefine' not in actions or current is None:
         return False
-    return current['state'] != 'stopped' and 'stop' not in actions
+    return current['state'] != 'stopped' and 'stop' not in actions and 'destroy' not in actions

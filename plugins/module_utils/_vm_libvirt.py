@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._libvirt_common import (
     LIBVIRT_IMPORT_ERROR, LibvirtConnection, find_ours, libvirt)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import domain_access
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     LIBOSINFO_NS, METADATA_NS, VmError)
@@ -142,6 +143,7 @@ def parse_domain_xml(xml):
         'console_log': console_log,
         'osinfo_url': osinfo.get('id') if osinfo is not None else None,
         'identity': domain_identity(root),
+        'access': domain_access(xml),
         'ours': _ours(root),
     }
 
@@ -279,15 +281,31 @@ class Libvirt(LibvirtConnection):
 
     def inspect(self, dom):
         """Plain data of a defined domain: its persistent definition, run state and autostart."""
+        xml = self.definition(dom)
         try:
-            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
             state = _STATE_NAMES.get(dom.state()[0], STOPPED)
             autostart = bool(dom.autostart())
         except libvirt.libvirtError as exc:
             raise VmError('cannot read the domain from libvirt: %s' % exc)
         current = parse_domain_xml(xml)
-        current.update({'xml': xml, 'state': state, 'autostart': autostart})
+        current.update({'xml': xml, 'state': state, 'autostart': autostart,
+                        'live_access': domain_access(self._live_xml(dom)) if state != STOPPED else None})
         return current
+
+    @staticmethod
+    def _live_xml(dom):
+        # What the running QEMU was started with: the persistent definition may differ from it.
+        try:
+            return dom.XMLDesc(0)
+        except libvirt.libvirtError as exc:
+            raise VmError('cannot read the running domain from libvirt: %s' % exc)
+
+    def definition(self, dom):
+        """The persistent definition (XML text) as libvirt holds it."""
+        try:
+            return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        except libvirt.libvirtError as exc:
+            raise VmError('cannot read the domain from libvirt: %s' % exc)
 
     def define(self, xml):
         try:

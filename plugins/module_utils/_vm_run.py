@@ -19,10 +19,13 @@ __metaclass__ = type
 import os
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import file_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_ports import read_listening_tcp_ports
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import CommandRunner
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
     DEFINITION_FIELDS, FIELDS, current_view, desired_view, differences, kept_macs, plan_actions,
-    public_interfaces, restart_required)
+    public_interfaces, reset_diff, restart_required)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import (
+    AccessError, placed, placement_ok)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
     create_guest_disk, image_info_argv, parse_image_info, remove_disks, target_size)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import set_identity
@@ -40,11 +43,16 @@ class VmRun:
         self.module = module
         self.params = module.params
         self.name = self.params['name']
-        self.runner = CommandRunner(module, 'guest %s' % self.name)
+        trainee = self.params.get('trainee') or {}
+        # Every message and command shown goes through the runner, which masks the hash.
+        self.runner = CommandRunner(module, 'guest %s' % self.name, secrets=[trainee.get('password_hash')])
         self.libvirt = None
         self.osinfo = None
         self.osinfo_warning = None
         self.base_info = None
+        # state=reset: the overlay to make anew, as creation made it, and its base's qemu-img info
+        self.reset_disk = None
+        self.reset_base_info = None
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -71,6 +79,8 @@ class VmRun:
         if current is not None:
             self.osinfo = current['ours']['osinfo']
         state = self.params['state']
+        if state == 'reset' and current is None:
+            raise VmError('the domain does not exist in libvirt (%s): deploy it before resetting it' % self.params['uri'])
         # Compared: what the user set.  Used from here on: the complete guest, where what was
         # left unset is the defined domain's own (or, for a new domain, the default).
         guest = complete_guest(desired, current)
@@ -83,6 +93,8 @@ class VmRun:
             actions = plan_actions(state, current, fields, self.params['recreate'], disk_exists, guest['autostart'])
             self._preflight(guest, current, fields, actions)
         diff = {'before': current_view(current), 'after': desired_view(guest, current, state)}
+        if state == 'reset':
+            diff = reset_diff(diff, current['ours']['image'])
         restart = restart_required(actions, current)
         if restart:
             self.module.warn('guest %s: the change of %s applies at the next boot of the running guest (restart_required)' % (
@@ -93,7 +105,7 @@ class VmRun:
             return self._result(current, guest, diff, actions, restart, dom=None if actions else dom)
         if actions:
             dom = self._act(guest, dom, current, fields, actions)
-        if state == 'running' and self.params['wait_for'] != 'none':
+        if state in ('running', 'reset') and self.params['wait_for'] != 'none':
             self._wait(dom, guest)
         return self._result(current, guest, diff, actions, restart, dom=dom)
 
@@ -117,6 +129,44 @@ class VmRun:
         starting = 'start' in actions
         if starting or 'interfaces' in fields:
             self._check_networks(desired, starting)
+        if self.params['access'] is not None:
+            self._check_access_port(desired['access'], current)
+        if 'recreate_disk' in actions:
+            self._prepare_reset(desired, current)
+
+    def _check_access_port(self, access, current):
+        """Fail when the access port is taken on this host by anything but this guest's own QEMU."""
+        live = current['live_access'] if current else None
+        if live is not None and live['port'] == access['port']:
+            return
+        if access['port'] in read_listening_tcp_ports():
+            raise VmError('access port %d is already in use on this host: choose another port '
+                          '(kvm_auto_range_trainee_ports)' % access['port'])
+
+    def _prepare_reset(self, desired, current):
+        """Check that the guest disk is an overlay of ours; note how to make it anew."""
+        ours = current['ours']
+        disk = desired['disk']
+        if not any(d['path'] == disk and d['mode'] == 'overlay' for d in ours['disks']) or not ours['image']:
+            raise VmError('state=reset needs a guest disk that kvm_auto_vm created as an overlay (disk_mode=overlay); '
+                          'the disk %s is not one' % disk)
+        qemu_img = self.runner.bin_path('qemu-img', hint='this host (install qemu-utils)')
+        base_info = self._image_info(qemu_img, ours['image'])
+        size = base_info['virtual_size']
+        if os.path.exists(disk):
+            size = self._image_info(qemu_img, disk)['virtual_size']
+        elif self.params['disk_size']:
+            size = desired['disk_size']
+        self.reset_base_info = base_info
+        self.reset_disk = {'disk': disk, 'image': ours['image'], 'disk_mode': 'overlay',
+                           'disk_dir': os.path.dirname(disk), 'disk_size': size}
+
+    def _image_info(self, qemu_img, path):
+        rc, out, err = self.runner.run(image_info_argv(qemu_img, path), field='image=%s' % path)
+        try:
+            return parse_image_info(out)
+        except (ValueError, KeyError) as exc:
+            raise VmError('image %s: cannot read qemu-img info: %s' % (path, exc))
 
     def _check_base_unchanged(self, current):
         """Fail when the base image under this guest's overlay was replaced or removed.
@@ -155,11 +205,7 @@ class VmRun:
         if not os.path.isdir(desired['disk_dir']):
             raise VmError('disk_dir %s does not exist' % desired['disk_dir'])
         qemu_img = self.runner.bin_path('qemu-img', hint='this host (install qemu-utils)')
-        rc, out, err = self.runner.run(image_info_argv(qemu_img, image), field='image=%s' % image)
-        try:
-            self.base_info = parse_image_info(out)
-        except (ValueError, KeyError) as exc:
-            raise VmError('image %s: cannot read qemu-img info: %s' % (image, exc))
+        self.base_info = self._image_info(qemu_img, image)
         target_size(desired['disk_size'], self.base_info)
 
     def _resolve_osinfo(self):
@@ -224,6 +270,7 @@ class VmRun:
             if xml is not None and desired['identity'] is not None:
                 # virt-install cannot render it; the rest of the definition is kept as it is.
                 xml = set_identity(xml, desired['identity'])
+            keep_slot = current['access']['slot'] if current and current['access'] else None
             for action in actions:
                 if action == 'destroy':
                     self.libvirt.destroy(dom)
@@ -234,8 +281,11 @@ class VmRun:
                     remove_disks([d['path'] for d in current['ours']['disks']], protected)
                     remove_console_log(current['console_log'], desired['console_log'])
                 elif action in ('define', 'redefine'):
-                    dom = self.libvirt.define(xml)
+                    dom = self._define(xml, desired['access'], keep_slot)
                     defined = True
+                elif action == 'recreate_disk':
+                    qemu_img = self.runner.bin_path('qemu-img', hint='this host (install qemu-utils)')
+                    create_guest_disk(self.runner, qemu_img, self.reset_disk, self.reset_base_info)
                 elif action == 'autostart':
                     self.libvirt.set_autostart(dom, desired['autostart'])
                 elif action == 'start':
@@ -253,6 +303,24 @@ class VmRun:
             raise
         return dom
 
+    def _define(self, xml, access, keep_slot):
+        """Define ``xml`` with the access NIC at a root-bus slot that the definition libvirt keeps
+        leaves free: libvirt places its own devices at define time, and does not know ours."""
+        if access is None:
+            return self.libvirt.define(xml)
+        for dummy in range(3):
+            try:
+                xml = placed(xml, access, keep_slot)
+            except AccessError as exc:
+                raise VmError(str(exc))
+            dom = self.libvirt.define(xml)
+            xml = self.libvirt.definition(dom)
+            if placement_ok(xml, access):
+                return dom
+            keep_slot = None
+        raise VmError('libvirt did not keep the access NIC (<qemu:commandline> -netdev/-device %s) in the definition '
+                      'at a free PCI slot of the root bus' % access['mac'])
+
     def _wait(self, dom, desired):
         timeout = self.params['wait_timeout']
         if self.params['wait_for'] == 'agent':
@@ -268,6 +336,7 @@ class VmRun:
             'changed': bool(actions),
             'name': self.name,
             'created': 'define' in actions,
+            'reset': self.params['state'] == 'reset',
             'restart_required': restart,
             'osinfo': self.osinfo,
             'diff': diff,
@@ -277,13 +346,14 @@ class VmRun:
         if dom is not None:
             now = self.libvirt.inspect(dom)
             result.update(uuid=now['uuid'], state=now['state'], disks=now['disks'],
-                          interfaces=public_interfaces(now['interfaces']), console_log=now['console_log'])
+                          interfaces=public_interfaces(now['interfaces']), console_log=now['console_log'],
+                          access=now['access'])
         elif self.params['state'] == 'absent':
-            result.update(uuid=None, state='absent', disks=[], interfaces=[], console_log=None)
+            result.update(uuid=None, state='absent', disks=[], interfaces=[], console_log=None, access=None)
         else:
             # Check mode: what the run would leave.
             after = diff['after']
             result.update(uuid=current['uuid'] if current else None, state=after['state'],
-                          disks=[after['disk']], interfaces=after['interfaces'],
+                          disks=[after['disk']], interfaces=after['interfaces'], access=after['access'],
                           console_log=current['console_log'] if current else desired['console_log'])
         return result

@@ -21,7 +21,10 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import IdentityError, parse_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
+    IdentityError, parse_identity, with_trainee)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import AccessError, access_view, normalize_access
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import MASK
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import parse_size
 
 # Our <metadata> element: marks the domains this collection created and records their disks.
@@ -158,6 +161,20 @@ def desired_guest(params):
             parse_identity(identity)
         except IdentityError as exc:
             raise VmError('identity: %s' % exc)
+    if params.get('trainee') is not None:
+        # The module's argument spec makes trainee require identity.
+        try:
+            identity = with_trainee(identity, dict(params['trainee']))
+        except IdentityError as exc:
+            # The message quotes the line at fault: never with the hash in it.
+            raise VmError('trainee: %s' % str(exc).replace(params['trainee']['password_hash'] or MASK, MASK))
+    try:
+        access = normalize_access(params.get('access'))
+    except AccessError as exc:
+        raise VmError(str(exc))
+    interfaces = normalize_interfaces(params.get('networks'))
+    if access and any(nic['mac'] == access['mac'] for nic in interfaces or []):
+        raise VmError('access.mac %s is also the MAC of one of networks; give the access NIC its own' % access['mac'])
     try:
         re.compile(params['console_pattern'])
     except re.error as exc:
@@ -173,7 +190,7 @@ def desired_guest(params):
         'disk_dir': disk_dir,
         'disk_mode': params['disk_mode'],
         'disk_size': disk_size,
-        'interfaces': normalize_interfaces(params.get('networks')),
+        'interfaces': interfaces,
         'graphics': normalize_graphics(params.get('graphics')),
         'console': params['console'],
         'boot': params.get('boot'),
@@ -181,6 +198,7 @@ def desired_guest(params):
         'extra_args': list(params.get('extra_args') or []),
         'autostart': params['autostart'],
         'identity': identity,
+        'access': access,
         'console_log': console_log_path(params['uri'], name),
     }
 
@@ -206,6 +224,7 @@ def complete_guest(desired, current):
             'graphics': current['graphics'],
             'disk': current['disks'][0] if current['disks'] else guest_disk_path(DEFAULT_DISK_DIR, desired['name']),
             'identity': current.get('identity'),
+            'access': access_view(current.get('access')),
         }
     for key, value in fill.items():
         if guest.get(key) is None:

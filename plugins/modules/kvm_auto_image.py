@@ -231,6 +231,14 @@ options:
       - A change of it rebuilds the image.
     type: bool
     default: false
+  require_ssh:
+    description:
+      - Whether guests of this image are entry points that trainees reach over SSH.
+      - The build then checks, after every task, that the image has an SSH server (C(/usr/sbin/sshd)), and
+        fails naming the image otherwise (add an O(tasks[].install_package) task for V(openssh-server)).
+      - A change of it rebuilds the image.
+    type: bool
+    default: false
   sources:
     description:
       - Extra virt-builder source URLs (C(--source)), read before the configured repositories.
@@ -419,6 +427,7 @@ ARGUMENT_SPEC = dict(
     root_password=dict(type='str', no_log=True),
     tasks=dict(type='list', elements='dict', default=[], options=TASK_OPTIONS),
     require_forwarding=dict(type='bool', default=False),
+    require_ssh=dict(type='bool', default=False),
     sources=dict(type='list', elements='str', default=[]),
     virt_builder_config_dir=dict(type='path'),
     cache=dict(type='bool', default=True),

@@ -59,8 +59,13 @@ options:
       - V(absent) powers the guest off, undefines the domain (with its NVRAM, managed save image and
         snapshot metadata) and deletes the disks this module created for it and its console log; the
         base image is kept.
+      - V(reset) puts the guest back to its state right after creation. The domain must exist and its disk
+        must be an overlay this module created (O(disk_mode=overlay)). Any other difference is applied as
+        with V(running); then the guest is powered off, its overlay is made anew on the same base image
+        (same path, format and virtual size), and it is started and waited for as O(wait_for) says.
+        Always reports a change.
     type: str
-    choices: [present, running, stopped, absent]
+    choices: [present, running, stopped, absent, reset]
     default: running
   image:
     description:
@@ -151,6 +156,59 @@ options:
       - A change redefines the domain; QEMU reads fw_cfg when the guest starts, so a running guest needs a restart
         (RV(restart_required)).
     type: str
+  trainee:
+    description:
+      - The trainee account of an entry point guest, added to O(identity) as its C(trainee NAME HASH ADMIN) line
+        (replacing any), which images built by C(cyris.kvm_auto.kvm_auto_image) apply at every boot.
+      - Requires O(identity). The hash is never shown in a diff or a returned value.
+    type: dict
+    suboptions:
+      name:
+        description: Account name.
+        type: str
+        required: true
+      password_hash:
+        description: SHA-512 crypt hash of the password (C($6$SALT$HASH)); never the password.
+        type: str
+        required: true
+      sudo:
+        description: Whether the account may run any command as root through sudo.
+        type: bool
+        default: true
+  access:
+    description:
+      - An extra NIC through which a port of this host leads to the guest, for trainees on other machines.
+      - It is QEMU user networking with C(restrict=on) (the guest reaches nothing through it) and one C(hostfwd)
+        from O(access.listen):O(access.port) to O(access.guest_port) of the guest, written into the domain as
+        C(<qemu:commandline>) arguments, at a free PCI slot of the root bus. QEMU itself listens on the port,
+        for as long as the guest runs.
+      - The guest must carry the address C(.15) of O(access.subnet) on this NIC (an C(address MAC ADDRESS) line of
+        O(identity)).
+      - Before any change the module fails when the port is in use on this host by anything but this guest.
+      - When omitted, a new domain gets none and an existing one keeps its own; not compared.
+      - A change redefines the domain and restarts a running guest.
+    type: dict
+    suboptions:
+      port:
+        description: TCP port of this host.
+        type: int
+        required: true
+      listen:
+        description: IPv4 address of this host that the port listens on; V(0.0.0.0) is every address.
+        type: str
+        default: 0.0.0.0
+      guest_port:
+        description: TCP port of the guest that the host port leads to.
+        type: int
+        default: 22
+      mac:
+        description: MAC address of the access NIC.
+        type: str
+        required: true
+      subnet:
+        description: IPv4 network of the user-mode network, with a prefix of 8 to 27.
+        type: str
+        default: 100.127.255.0/24
   graphics:
     description:
       - Graphical console of the guest.
@@ -264,6 +322,31 @@ EXAMPLES = r'''
       forwarding on
       accept tcp 10.1.0.0/24 10.1.1.5 - 22,80
 
+- name: An entry point that trainees reach on port 60001 of this host, with their account
+  cyris.kvm_auto.kvm_auto_vm:
+    name: desktop_cr123_1_1
+    image: /var/lib/libvirt/images/kvm-auto/desktop.qcow2
+    networks:
+      - network: cr123-1-office
+        mac: 52:54:0a:01:00:05
+    identity: |
+      kvm-auto-identity 1
+      hostname desktop
+      address 52:54:0a:01:00:05 10.1.0.5/24
+      address 52:54:00:ac:00:01 100.127.255.15/24
+    trainee:
+      name: trainee01
+      password_hash: "{{ trainee01_hash }}"
+    access:
+      port: 60001
+      mac: 52:54:00:ac:00:01
+
+- name: Put the guest back to its state right after creation, and wait until it is up
+  cyris.kvm_auto.kvm_auto_vm:
+    name: desktop_cr123_1_1
+    state: reset
+    wait_for: agent
+
 - name: Shut a guest down
   cyris.kvm_auto.kvm_auto_vm:
     name: desktop_cr123_1_1
@@ -312,6 +395,17 @@ created:
   description: Whether the domain was defined anew (created or recreated).
   returned: always
   type: bool
+reset:
+  description: Whether the guest disk was made anew (O(state=reset)); in check mode, whether it would be.
+  returned: always
+  type: bool
+access:
+  description:
+    - The access NIC as defined (with C(bus) and C(slot), the PCI slot as a number); null when the guest has none.
+    - In check mode, the access it would have, without C(bus) and C(slot).
+  returned: always
+  type: dict
+  sample: {port: 60001, listen: 0.0.0.0, guest_port: 22, mac: '52:54:00:ac:00:01', subnet: 100.127.255.0/24, bus: pci.0, slot: 30}
 restart_required:
   description: Whether the definition changed while the guest ran, so the change applies at its next boot.
   returned: always
@@ -327,13 +421,18 @@ commands:
   type: list
   elements: str
 diff:
-  description: Managed settings before and after (state, vcpus, memory, interfaces, graphics, disk, identity, autostart).
+  description:
+    - Managed settings before and after (state, vcpus, memory, interfaces, graphics, disk, identity, access, autostart).
+    - The identity is shown with the trainee's password hash masked. With O(state=reset), C(disk_content) says that
+      the disk is made anew.
   returned: always
   type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import (
+    DEFAULT_GUEST_PORT, DEFAULT_LISTEN, DEFAULT_SUBNET)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import LIBVIRT_IMPORT_ERROR
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
 
@@ -341,7 +440,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRu
 def argument_spec():
     return dict(
         name=dict(type='str', required=True),
-        state=dict(type='str', default='running', choices=['present', 'running', 'stopped', 'absent']),
+        state=dict(type='str', default='running', choices=['present', 'running', 'stopped', 'absent', 'reset']),
         image=dict(type='path'),
         disk_mode=dict(type='str', default='overlay', choices=['overlay', 'copy']),
         disk_dir=dict(type='path'),
@@ -357,6 +456,18 @@ def argument_spec():
             mac=dict(type='str'),
         )),  # exactly one of network/bridge: checked by the module, so the message names the guest
         identity=dict(type='str'),
+        trainee=dict(type='dict', options=dict(
+            name=dict(type='str', required=True),
+            password_hash=dict(type='str', required=True, no_log=True),
+            sudo=dict(type='bool', default=True),
+        )),
+        access=dict(type='dict', options=dict(
+            port=dict(type='int', required=True),
+            listen=dict(type='str', default=DEFAULT_LISTEN),
+            guest_port=dict(type='int', default=DEFAULT_GUEST_PORT),
+            mac=dict(type='str', required=True),
+            subnet=dict(type='str', default=DEFAULT_SUBNET),
+        )),
         graphics=dict(type='dict', options=dict(
             type=dict(type='str', default='vnc', choices=['vnc', 'spice', 'sdl', 'none']),
             port=dict(type='int'),
@@ -377,7 +488,8 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_by={'trainee': 'identity'})
     if LIBVIRT_IMPORT_ERROR:
         module.fail_json(msg='guest %s: %s' % (module.params['name'], missing_required_lib('libvirt-python')),
                          exception=LIBVIRT_IMPORT_ERROR)

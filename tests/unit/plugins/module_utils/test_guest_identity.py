@@ -10,6 +10,7 @@ __metaclass__ = type
 import contextlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -21,12 +22,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
-    FORWARDING_FIELD, IDENTITY_ENTRY, IMAGE_PIECES_DIGEST, NO_IPTABLES_MESSAGE, IdentityError, format_identity,
-    forwarding_check_command, fw_cfg_decode, fw_cfg_encode, image_install, parse_identity)
+    FORWARDING_FIELD, IDENTITY_ENTRY, IMAGE_PIECES_DIGEST, NO_IPTABLES_MESSAGE, NO_SSHD_MESSAGE, SSH_FIELD, SSHD_PATH,
+    IdentityError, format_identity, forwarding_check_command, fw_cfg_decode, fw_cfg_encode, image_install,
+    mask_identity, parse_identity, ssh_check_command, with_trainee)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity_script import (
     GUEST_SCRIPT, GUEST_UNIT, SCRIPT_PATH, UNIT_NAME)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import image_key, summarize
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import failed_field, normalize_tasks, plan_build
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import MASK
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
     DEFINITION_FIELDS, current_view, desired_view, differences, plan_actions, restart_required)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity, set_identity
@@ -46,6 +49,11 @@ ROUTER = (
     'accept tcp 0.0.0.0/0 10.0.1.7 - -\n'
     'accept tcp 10.0.1.0/24 10.0.0.0/24 1024:65535 -\n'
 )
+# openssl passwd -6 -salt saltsalt 'correct horse'
+HASH = '$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0'
+CRYPTED = HASH.rsplit('$', 1)[1]
+TRAINEE = {'name': 'trainee01', 'password_hash': HASH, 'sudo': True}
+ENTRY = HEAD + 'trainee trainee01 %s sudo\n' % HASH
 
 
 # ---- the text format, on the controller --------------------------------------------------------
@@ -73,6 +81,37 @@ def test_format_is_the_inverse_of_parse():
                                     {'sources': '10.0.1.0/24', 'destinations': '10.0.0.0/24',
                                      'source_ports': '1024:65535'}])
     assert text == ROUTER
+
+
+@pytest.mark.parametrize('trainee, line', [
+    (TRAINEE, 'trainee trainee01 %s sudo' % HASH),
+    (dict(TRAINEE, sudo=False), 'trainee trainee01 %s -' % HASH),
+])
+def test_format_and_parse_the_trainee(trainee, line):
+    text = format_identity('gw', trainee=trainee)
+    assert text == HEAD + line + '\n'
+    assert parse_identity(text)['trainee'] == trainee
+    assert parse_identity(HEAD)['trainee'] is None
+
+
+# Trainee lines both sides accept: the account rule of _cyris_schema and glibc's SHA-512 crypt.
+GOOD_TRAINEE_LINES = [
+    'trainee trainee01 %s sudo' % HASH,
+    'trainee first.last %s -' % HASH,
+    'trainee _x-1 %s -' % HASH,
+    'trainee %s %s -' % ('a' * 32, HASH),
+    'trainee t $6$rounds=5000$saltsalt$%s sudo' % CRYPTED,
+    'trainee t $6$rounds=999999999$saltsalt$%s sudo' % CRYPTED,
+    'trainee t $6$s$%s sudo' % CRYPTED,
+    'trainee t $6$./0123456789AbCz$%s sudo' % CRYPTED,
+]
+
+
+@pytest.mark.parametrize('line', GOOD_TRAINEE_LINES)
+def test_parse_accepts_trainee_lines(line):
+    fields = line.split(' ')
+    assert parse_identity(HEAD + line + '\n')['trainee'] == {
+        'name': fields[1], 'password_hash': fields[2], 'sudo': fields[3] == 'sudo'}
 
 
 def test_format_refuses_what_the_guest_would_skip():
@@ -118,6 +157,28 @@ BAD_LINES = [
     ('forwarding on ', 'fields must be separated by single spaces'),
     ('bogus $(reboot) `id`', 'unknown line'),
     ('hostname\tgw', 'unknown line'),
+    ('trainee Trainee01 %s sudo' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee 1trainee %s sudo' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee -trainee %s sudo' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee %s %s sudo' % ('a' * 33, HASH), 'expected trainee NAME HASH ADMIN'),
+    ('trainee tr$inee %s sudo' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee $(reboot) %s sudo' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee root %s sudo' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 %s admin' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 %s' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 %s sudo extra' % HASH, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 correct-horse sudo', 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $5$saltsalt$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$%s$%s sudo' % ('s' * 17, CRYPTED), 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$saltsalt$%s sudo' % CRYPTED[1:], 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$saltsalt$%s* sudo' % CRYPTED[1:], 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$salt,salt$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$rounds=999$saltsalt$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$rounds=01000$saltsalt$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$rounds=1000000000$saltsalt$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
+    ('trainee trainee01 $6$rounds=$saltsalt$%s sudo' % CRYPTED, 'expected trainee NAME HASH ADMIN'),
 ]
 
 
@@ -135,6 +196,7 @@ def test_parse_refuses_bad_lines(line, problem):
     (HEAD + 'address 52:54:0a:00:00:01 10.0.0.1/24\naddress 52:54:0a:00:00:01 10.0.0.2/24\n',
      'line 4 .*a second address for 52:54:0a:00:00:01'),
     (HEAD + 'gateway 10.0.0.1\ngateway 10.0.0.2\n', 'line 4 .*a second gateway line'),
+    (ENTRY + 'trainee trainee02 %s -\n' % HASH, 'line 4 .*a second trainee line'),
 ])
 def test_parse_refuses_bad_texts(text, problem):
     with pytest.raises(IdentityError, match=problem):
@@ -145,6 +207,46 @@ def test_parse_accepts_blank_lines_and_no_final_newline():
     assert parse_identity(HEAD + '\nforwarding on')['forwarding'] is True
 
 
+# ---- the trainee line in an identity kvm_auto_vm was given ---------------------------------------
+
+@pytest.mark.parametrize('text, trainee, expected', [
+    (ROUTER, TRAINEE, ROUTER + 'trainee trainee01 %s sudo\n' % HASH),
+    (ENTRY, dict(TRAINEE, name='trainee02', sudo=False), HEAD + 'trainee trainee02 %s -\n' % HASH),
+    (HEAD + 'trainee trainee09 %s -\nforwarding on\n\n' % HASH, TRAINEE, HEAD + 'forwarding on\n' + ENTRY[len(HEAD):]),
+    (ENTRY, None, HEAD),
+    (HEAD.rstrip('\n'), TRAINEE, ENTRY),
+])
+def test_with_trainee_replaces_any_trainee_line(text, trainee, expected):
+    assert with_trainee(text, trainee) == expected
+    assert parse_identity(expected)['trainee'] == trainee
+
+
+@pytest.mark.parametrize('text, trainee, problem', [
+    # Never quoted: a hash (or, by mistake, a password) in a trainee line is masked.
+    (HEAD, dict(TRAINEE, password_hash='correct horse'), "line 3 'trainee trainee01 ******** ******** sudo'"),
+    (HEAD, dict(TRAINEE, name='root'), 'expected trainee NAME HASH ADMIN'),
+    (None, TRAINEE, "line 1 must be 'kvm-auto-identity 1'"),
+    (HEAD + 'gateway x\n', TRAINEE, 'expected gateway IPV4'),
+])
+def test_with_trainee_refuses_what_the_guest_would_skip(text, trainee, problem):
+    with pytest.raises(IdentityError, match=re.escape(problem)):
+        with_trainee(text, trainee)
+
+
+@pytest.mark.parametrize('text, expected', [
+    (ENTRY, HEAD + 'trainee trainee01 %s sudo\n' % MASK),
+    (ROUTER, ROUTER),
+    (None, None),
+    # Lines the parser refuses are masked too: a hash never reaches a diff or a message.
+    (HEAD + 'trainee trainee01 %s\n' % HASH, HEAD + 'trainee trainee01 %s\n' % MASK),
+    (HEAD + 'trainee trainee01 %s - x\n' % HASH, HEAD + 'trainee trainee01 %s %s %s\n' % (MASK, MASK, MASK)),
+    (HEAD + 'trainee  trainee01 %s -' % HASH, HEAD + 'trainee  %s %s -' % (MASK, MASK)),
+])
+def test_mask_identity_hides_the_hash(text, expected):
+    assert mask_identity(text) == expected
+    assert HASH not in str(mask_identity(text))
+
+
 # ---- the guest script, run with sh against fake /etc, /run, /proc and /sys ---------------------
 
 FAKE_COMMAND = u'#!/bin/sh\necho "%s $*" >> "$FAKE_LOG"\n'
@@ -152,6 +254,16 @@ FAKE_SYSTEMCTL = u'''#!/bin/sh
 echo "systemctl $*" >> "$FAKE_LOG"
 case "$*" in *"is-enabled $FAKE_ENABLED") exit 0 ;; esac
 exit 1
+'''
+FAKE_USERADD = u'''#!/bin/sh
+echo "useradd $*" >> "$FAKE_LOG"
+[ -z "$FAKE_USERADD_FAILS" ] || exit 1
+for name; do :; done
+echo "$name:x:1001:1001::/home/$name:/bin/sh" >> "$KVM_AUTO_ROOT/etc/passwd"
+'''
+FAKE_CHPASSWD = u'''#!/bin/sh
+echo "chpasswd $*" >> "$FAKE_LOG"
+cat >> "$FAKE_CHPASSWD_INPUT"
 '''
 FAKE_IPTABLES = u'''#!/bin/sh
 echo "$*" >> "$FAKE_IPTABLES_LOG"
@@ -168,17 +280,23 @@ class Guest:
         self.shell = list(shell)
         self.root = base / 'root'
         self.bin = base / 'bin'
-        for directory in ('etc', 'proc/sys/kernel', 'proc/sys/net/ipv4', 'bin'):
+        for directory in ('etc/ssh', 'proc/sys/kernel', 'proc/sys/net/ipv4', 'bin'):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         self.bin.mkdir()
         (self.root / 'etc/hosts').write_text(u'127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n::1\tlocalhost\n')
         (self.root / 'etc/hostname').write_text(u'debian\n')
         (self.root / 'proc/sys/kernel/hostname').write_text(u'debian')
         (self.root / 'proc/sys/net/ipv4/ip_forward').write_text(u'1\n')
+        (self.root / 'etc/passwd').write_text(u'root:x:0:0:root:/root:/bin/bash\ndebian:x:1000:1000::/home/debian:/bin/sh\n')
+        # As the debian-12 template has it: the drop-ins first, password login left at its default.
+        (self.root / 'etc/ssh/sshd_config').write_text(u'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n')
         # Every command the script may start is faked: nothing touches this host.
         for name in ('modprobe', 'ip', 'networkctl', 'nmcli'):
             self._fake(name, FAKE_COMMAND % name)
         self._fake('systemctl', FAKE_SYSTEMCTL)
+        # The account tools too (the tests run as root on the build host).
+        self._fake('useradd', FAKE_USERADD)
+        self._fake('chpasswd', FAKE_CHPASSWD)
         self.iptables = self._fake('iptables-fake', FAKE_IPTABLES)
         self.script = base / 'kvm-auto-identity'
         self.script.write_text(GUEST_SCRIPT)
@@ -194,7 +312,7 @@ class Guest:
         path.mkdir(parents=True)
         (path / 'address').write_text(mac + u'\n')
 
-    def run(self, text, enabled='systemd-networkd.service', iptables=True):
+    def run(self, text, enabled='systemd-networkd.service', iptables=True, useradd_fails=False):
         entry = self.base / 'identity'
         if text is None:
             entry = self.base / 'no-such-entry'
@@ -202,6 +320,7 @@ class Guest:
             entry.write_text(fw_cfg_encode(text))  # as QEMU gets it from the domain definition
         env = {'PATH': '%s:/usr/bin:/bin' % self.bin, 'FAKE_LOG': str(self.base / 'commands'),
                'FAKE_IPTABLES_LOG': str(self.base / 'iptables'), 'FAKE_ENABLED': enabled,
+               'FAKE_CHPASSWD_INPUT': str(self.base / 'chpasswd-input'), 'FAKE_USERADD_FAILS': 'yes' if useradd_fails else '',
                'KVM_AUTO_IDENTITY_FILE': str(entry), 'KVM_AUTO_ROOT': str(self.root),
                'KVM_AUTO_IPTABLES': str(self.iptables) if iptables else str(self.base / 'no-iptables')}
         return subprocess.run(self.shell + [str(self.script)], env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -317,6 +436,108 @@ def test_script_skips_the_lines_the_controller_refuses(guest, line, problem):
     # The line before it still applies; nothing of the bad line does.
     assert guest.read('etc/hostname') == 'gw\n'
     assert not (guest.root / 'run').exists() and guest.log('iptables') == []
+    assert not [c for c in guest.log('commands') if c.startswith(('useradd', 'chpasswd'))]
+    assert not (guest.root / 'etc/sudoers.d').exists() and not (guest.root / 'etc/ssh/sshd_config.d').exists()
+
+
+@pytest.mark.parametrize('line', GOOD_TRAINEE_LINES)
+def test_script_applies_the_trainee_lines_the_controller_accepts(guest, line):
+    done = guest.run(HEAD + line + '\n')
+    assert done.returncode == 0, done.stderr
+    name = line.split(' ')[1]
+    assert guest.log('commands')[-2:] == ['useradd -m %s' % name, 'chpasswd -e']
+    assert guest.log('chpasswd-input') == ['%s:%s' % (name, line.split(' ')[2])]
+
+
+# ---- the trainee account, with the real script in a throwaway root -----------------------------
+
+SUDOERS = 'etc/sudoers.d/kvm-auto-trainee'
+DROP_IN = 'etc/ssh/sshd_config.d/kvm-auto-trainee.conf'
+
+
+def mode_of(guest, relative):
+    return oct((guest.root / relative).stat().st_mode & 0o777)
+
+
+@pytest.mark.parametrize('shell', SHELLS, ids=[shell[0] for shell in SHELLS])
+def test_trainee_account_is_created_once_and_set_at_every_boot(tmp_path, shell):
+    guest = Guest(tmp_path, shell)
+    (guest.root / 'bin/bash').write_text(u'')
+    (guest.root / 'bin/bash').chmod(0o755)
+    for boot in (1, 2):
+        done = guest.run(ENTRY)
+        assert done.returncode == 0, done.stderr
+        assert 'trainee trainee01' in done.stderr
+    # Created at the first boot only; the password from the hash at each, on stdin.
+    accounts = [c for c in guest.log('commands') if c.startswith(('useradd', 'chpasswd'))]
+    assert accounts == ['useradd -m -s /bin/bash trainee01', 'chpasswd -e', 'chpasswd -e']
+    assert guest.log('chpasswd-input') == ['trainee01:' + HASH] * 2
+    assert HASH not in ''.join(guest.log('commands')) + done.stderr
+    assert guest.read(SUDOERS) == 'trainee01 ALL=(ALL:ALL) ALL\n' and mode_of(guest, SUDOERS) == '0o440'
+    assert guest.read(DROP_IN).endswith(
+        '\nMatch User trainee01\n    PasswordAuthentication yes\n    KbdInteractiveAuthentication yes\n')
+    assert mode_of(guest, DROP_IN) == '0o644'
+
+
+@pytest.mark.parametrize('second, sudoers, drop_in', [
+    (HEAD + 'trainee trainee01 %s -\n' % HASH, False, True),
+    (HEAD, False, False),
+    (ENTRY, True, True),
+])
+def test_trainee_files_follow_the_identity(guest, second, sudoers, drop_in):
+    assert guest.run(ENTRY).returncode == 0
+    done = guest.run(second)
+    assert done.returncode == 0, done.stderr
+    assert (guest.root / SUDOERS).exists() is sudoers
+    assert (guest.root / DROP_IN).exists() is drop_in
+
+
+def test_trainee_without_an_account_gets_no_login(guest):
+    done = guest.run(ENTRY, useradd_fails=True)
+    assert done.returncode == 1
+    assert 'cannot create the account trainee01' in done.stderr and 'trainee none' in done.stderr
+    assert 'chpasswd -e' not in guest.log('commands')
+    assert not (guest.root / SUDOERS).exists() and not (guest.root / DROP_IN).exists()
+
+
+def test_trainee_sshd_without_drop_ins_is_reported(guest):
+    (guest.root / 'etc/ssh/sshd_config').write_text(u'PasswordAuthentication no\n')
+    done = guest.run(ENTRY)
+    assert done.returncode == 1
+    assert 'does not include /etc/ssh/sshd_config.d: trainee01 may not log in with a password' in done.stderr
+
+
+def test_trainee_without_sudo_installed_is_reported(guest):
+    done = guest.run(ENTRY)
+    assert 'trainee01 may use sudo, but sudo is not installed' in done.stderr
+    (guest.root / 'usr/bin').mkdir(parents=True)
+    (guest.root / 'usr/bin/sudo').write_text(u'')
+    (guest.root / 'usr/bin/sudo').chmod(0o755)
+    assert 'sudo is not installed' not in guest.run(ENTRY).stderr
+
+
+# The debian-12 template reads the drop-ins first and leaves PasswordAuthentication at its default;
+# cloud images also switch it off, in sshd_config or in a drop-in that sorts before ours.
+# scripts/setup.sh installs openssh-server (a bootstrap package): this test fails, never skips.
+@pytest.mark.parametrize('user, expected', [
+    ('trainee01', 'yes'),
+    ('debian', 'no'),
+])
+def test_sshd_takes_the_drop_in_for_the_trainee_only(guest, tmp_path, user, expected):
+    assert guest.run(ENTRY).returncode == 0
+    config = guest.root / 'etc/ssh'
+    (config / 'sshd_config.d/50-cloud-init.conf').write_text(u'PasswordAuthentication no\n')
+    subprocess.check_call(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(tmp_path / 'host_key')])
+    (config / 'sshd_config').write_text(
+        u'Include %s/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nPasswordAuthentication no\n'
+        u'HostKey %s\nUsePAM yes\n' % (config, tmp_path / 'host_key'))
+    done = subprocess.run([SSHD_PATH, '-T', '-f', str(config / 'sshd_config'),
+                           '-C', 'user=%s,host=client,addr=192.0.2.9' % user],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    settings = done.stdout.splitlines()
+    assert 'passwordauthentication %s' % expected in settings
+    assert 'kbdinteractiveauthentication %s' % expected in settings
 
 
 # scripts/setup.sh installs shellcheck (a bootstrap package): without it this test fails, never skips.
@@ -352,6 +573,20 @@ def test_forwarding_check_names_the_option_and_the_remedy(tmp_path):
     (found / 'iptables').write_text(u'#!/bin/sh\n')
     (found / 'iptables').chmod(0o755)
     assert subprocess.run(['/bin/sh', '-c', command], env={'PATH': str(found)}, check=False).returncode == 0
+
+
+@pytest.mark.parametrize('present, rc', [(True, 0), (False, 1)])
+def test_ssh_check_names_the_option_and_the_remedy(tmp_path, present, rc):
+    sshd = tmp_path / 'sshd'
+    if present:
+        sshd.write_text(u'#!/bin/sh\n')
+        sshd.chmod(0o755)
+    command = ssh_check_command()
+    assert SSHD_PATH in command
+    done = subprocess.run(['/bin/sh', '-c', command.replace(SSHD_PATH, str(sshd))], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == rc
+    assert done.stderr == ('' if present else '%s: %s\n' % (SSH_FIELD, NO_SSHD_MESSAGE))
 
 
 # ---- the domain definition side --------------------------------------------------------------------
@@ -483,7 +718,7 @@ def test_vm_refuses_a_bad_identity(test_driver):
     assert [d.name() for d in handle.listAllDomains()] == ['test']
 
 
-# ---- kvm_auto_image: every plan installs the service; require_forwarding adds the check ------------
+# ---- kvm_auto_image: every plan installs the service; require_forwarding and require_ssh add checks ---
 
 def test_every_plan_installs_the_identity_service_first():
     files, operations = image_install('/stage')
@@ -506,14 +741,36 @@ def test_require_forwarding_checks_after_every_task_in_the_same_script():
     assert FORWARDING_FIELD not in str(plan_build(ops, '/stage')['scripts'])
 
 
+def test_require_ssh_checks_after_every_task_and_the_forwarding_check():
+    ops = normalize_tasks([{'install_package': [{'name': 'openssh-server'}]}])
+    result = plan_build(ops, '/stage', require_forwarding=True, require_ssh=True)
+    assert result['scripts'] == [('/stage/steps-0.sh', [FORWARDING_FIELD, SSH_FIELD])]
+    assert result['lines'].index('run /stage/steps-0.sh') > result['lines'].index('install openssh-server')
+    script = [text for path, text, mode in result['files'] if path == '/stage/steps-0.sh'][0]
+    assert script.endswith(ssh_check_command() + ' || exit 1\n')
+    output = 'kvm-auto-step: %s\n%s: %s\nvirt-builder: error: /stage/steps-0.sh: command exited with an error\n' % (
+        SSH_FIELD, SSH_FIELD, NO_SSHD_MESSAGE)
+    assert failed_field(result, output) == SSH_FIELD
+    assert SSH_FIELD not in str(plan_build(ops, '/stage', require_forwarding=True)['scripts'])
+
+
 def test_the_image_key_holds_the_service_version_and_require_forwarding():
     template = {'name': 'debian-12', 'revision': '2', 'checksum': 'sha512:00'}
 
-    def summary(require_forwarding):
+    def summary(require_forwarding, require_ssh=False):
         return summarize('debian-12', 'x86_64', template, None, 'qcow2', None, False, [], {},
-                         require_forwarding=require_forwarding)
+                         require_forwarding=require_forwarding, require_ssh=require_ssh)
 
     assert summary(False)['guest_identity'] == 'sha256:' + IMAGE_PIECES_DIGEST
-    assert image_key(summary(True), {}) != image_key(summary(False), {})
+    assert len({image_key(summary(f, s), {}) for f in (False, True) for s in (False, True)}) == 4
     newer = dict(summary(False), guest_identity='sha256:' + '0' * 64)
     assert image_key(newer, {}) != image_key(summary(False), {})
+
+
+def test_a_refused_trainee_line_is_quoted_without_its_hash():
+    from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import IdentityError, parse_identity
+    secret = '$6$salt$' + 'x' * 86
+    text = 'kvm-auto-identity 1\nhostname pc\ntrainee Bad-Name %s sudo\n' % secret
+    with pytest.raises(IdentityError) as info:
+        parse_identity(text)
+    assert 'trainee Bad-Name' in str(info.value) and secret not in str(info.value)

@@ -215,6 +215,8 @@ def test_rerun_is_a_noop_without_build(repo):
     dict(hostname='other'),
     dict(disk_size='7G'),
     dict(root_password='new-root'),
+    dict(require_forwarding=True),
+    dict(require_ssh=True),
 ])
 def test_changed_input_rebuilds_and_check_mode_builds_nothing(repo, change):
     first, dummy = run(repo)
@@ -296,6 +298,26 @@ def test_failed_build_leaves_nothing_and_names_the_task(repo):
     assert not os.path.exists(repo['path']) and not os.path.exists(state_path(repo['path']))
     assert stale_temp_files(repo['path']) == []
     assert not [p for p in module.builds[0]['secrets'] if os.path.exists(p)]
+
+
+@pytest.mark.parametrize('option, message', [
+    ('require_forwarding', 'guests of this image forward traffic between networks, but the image has no iptables: '
+                           'add an install_package task for iptables'),
+    ('require_ssh', 'guests of this image are entry points that trainees reach over SSH, but the image has no SSH '
+                    'server: add an install_package task for openssh-server'),
+])
+def test_a_failed_image_check_says_what_the_image_lacks(repo, option, message):
+    def err(lines):
+        script = [line.split(' ', 1)[1] for line in lines if line.startswith('run ')][0]
+        return ('kvm-auto-step: tasks[0].add_account[0]\nkvm-auto-step: %s\n%s: %s\n'
+                'virt-builder: error: %s: command exited with an error\n' % (option, option, message, script))
+
+    module = RecordedModule({'path': repo['path'], 'tasks': TASKS, 'virt_builder_config_dir': repo['config'],
+                             option: True}, repo['index'], build_rc=1, build_err=err)
+    with pytest.raises(Failed) as info:
+        ImageBuild(module).run()
+    assert info.value.args[0]['msg'] == 'image desktop.qcow2: ' + message
+    assert not os.path.exists(repo['path']) and not os.path.exists(state_path(repo['path']))
 
 
 @pytest.mark.parametrize('params, message', [

@@ -61,8 +61,10 @@ def test_members_route_through_their_gateway_which_forwards_only_what_rules_allo
     assert (firewall['gateway'], firewall['forwarding']) == (None, True)
     # pc, web and firewall share one image, which must be able to forward.
     assert [i['require_forwarding'] for i in plan['images']] == [True]
+    # pc_cr125_2_1 is instance 2's entry point: its access NIC comes after its topology NIC.
     assert pc['identity'] == ('kvm-auto-identity 1\nhostname pc-cr125-2-1\n'
-                              'address 52:54:7d:02:01:02 125.2.1.2/24\ngateway 125.2.1.4\n')
+                              'address 52:54:7d:02:01:02 125.2.1.2/24\n'
+                              'address 52:54:64:7f:ff:0f 100.127.255.15/24\ngateway 125.2.1.4\n')
     assert firewall['identity'] == (
         'kvm-auto-identity 1\nhostname firewall-cr125-2-1\n'
         'address 52:54:7d:02:01:04 125.2.1.4/24\naddress 52:54:7d:02:02:03 125.2.2.3/24\nforwarding on\n'
@@ -85,7 +87,10 @@ def test_guests_outside_a_topology_have_no_nics_of_their_own():
     plain = plan_range(data, salt='s')
     assert plain['networks'] == [] and all(vm['nics'] == [] for vm in plain['vms'])
     assert [i['require_forwarding'] for i in plain['images']] == [False]
-    assert vm_of(plain, 'pc_cr125_1_1')['identity'] == 'kvm-auto-identity 1\nhostname pc-cr125-1-1\n'
+    assert vm_of(plain, 'pc_cr125_1_2')['identity'] == 'kvm-auto-identity 1\nhostname pc-cr125-1-2\n'
+    # An entry point outside a topology still has its access NIC.
+    assert vm_of(plain, 'pc_cr125_1_1')['identity'] == ('kvm-auto-identity 1\nhostname pc-cr125-1-1\n'
+                                                        'address 52:54:64:7f:ff:0f 100.127.255.15/24\n')
     assert len(plan['vms']) == len(plain['vms'])
 
 

@@ -12,7 +12,7 @@ import copy
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
-    current_view, desired_view, differences, kept_macs, plan_actions, restart_required)
+    current_view, desired_view, differences, kept_macs, plan_actions, reset_actions, reset_diff, restart_required)
 
 DISK = '/var/lib/libvirt/images/g.qcow2'
 
@@ -143,3 +143,77 @@ def test_plan_actions(state, current, fields, recreate, disk_exists, autostart, 
 ])
 def test_restart_required(actions, current, expected):
     assert restart_required(actions, current) is expected
+
+
+ACCESS = {'port': 60001, 'listen': '0.0.0.0', 'guest_port': 22, 'mac': '52:54:00:ac:00:01', 'subnet': '100.127.255.0/24'}
+WITH_ACCESS = dict(CURRENT, access=dict(ACCESS, bus='pci.0', slot=30))
+
+
+@pytest.mark.parametrize('desired, current, expected', [
+    # the PCI placement is libvirt's business, not drift
+    (dict(UNSET, access=ACCESS), WITH_ACCESS, []),
+    (dict(UNSET, access=dict(ACCESS, port=60002)), WITH_ACCESS, ['access']),
+    (dict(UNSET, access=dict(ACCESS, listen='192.0.2.1')), WITH_ACCESS, ['access']),
+    (dict(UNSET, access=ACCESS), CURRENT, ['access']),
+    (dict(UNSET, access=ACCESS), dict(CURRENT, access=None), ['access']),
+    # not asked for: kept, whatever the domain has
+    (UNSET, WITH_ACCESS, []),
+])
+def test_differences_access(desired, current, expected):
+    assert differences(desired, current) == expected
+
+
+@pytest.mark.parametrize('state, current, fields, expected', [
+    # the host port is QEMU's: a running guest restarts to move it
+    ('running', WITH_ACCESS, ['access'], ['redefine', 'stop', 'start']),
+    ('present', WITH_ACCESS, ['access', 'memory'], ['redefine', 'stop', 'start']),
+    ('running', PAUSED, ['access'], ['redefine', 'stop', 'start']),
+    ('running', STOPPED, ['access'], ['redefine', 'start']),
+    ('present', STOPPED, ['access'], ['redefine']),
+    ('stopped', WITH_ACCESS, ['access'], ['redefine', 'stop']),
+])
+def test_plan_actions_access_change_restarts(state, current, fields, expected):
+    actions = plan_actions(state, current, fields, False, True, False)
+    assert actions == expected
+    assert restart_required(actions, current) is False
+
+
+@pytest.mark.parametrize('current, fields, recreate, disk_exists, expected', [
+    (CURRENT, [], False, True, ['destroy', 'recreate_disk', 'start']),
+    (STOPPED, [], False, True, ['recreate_disk', 'start']),
+    (PAUSED, [], False, True, ['destroy', 'recreate_disk', 'start']),
+    # other differences first, as state=running would apply them, but with the guest off
+    (CURRENT, ['memory', 'autostart'], False, True, ['destroy', 'redefine', 'autostart', 'recreate_disk', 'start']),
+    (CURRENT, ['access'], False, True, ['destroy', 'redefine', 'recreate_disk', 'start']),
+    (CURRENT, ['memory'], True, True, ['destroy', 'undefine', 'define', 'recreate_disk', 'start']),
+    # a disk made anew elsewhere is fresh already
+    (CURRENT, ['disk'], False, False, ['destroy', 'create_disk', 'redefine', 'start']),
+])
+def test_plan_actions_reset(current, fields, recreate, disk_exists, expected):
+    actions = plan_actions('reset', current, fields, recreate, disk_exists, False)
+    assert actions == expected
+    assert reset_actions(plan_actions('running', current, fields, recreate, disk_exists, False), current) == expected
+    assert restart_required(actions, current) is False
+
+
+def test_reset_diff_and_view():
+    diff = {'before': current_view(CURRENT), 'after': desired_view(DESIRED, CURRENT, 'reset')}
+    shown = reset_diff(diff, '/base.qcow2')
+    assert shown['after']['state'] == 'running'
+    assert shown['before']['disk_content'] == 'as the guest left it'
+    assert shown['after']['disk_content'] == 'a new overlay on /base.qcow2'
+    assert 'disk_content' not in diff['after']
+
+
+HASH = '$6$saltsalt$' + 'a' * 86
+IDENTITY = 'kvm-auto-identity 1\nhostname desktop\ntrainee trainee01 %s sudo\n' % HASH
+
+
+def test_views_never_show_the_trainee_hash():
+    current = dict(WITH_ACCESS, identity=IDENTITY)
+    before = current_view(current)
+    after = desired_view(dict(DESIRED, identity=IDENTITY, access=ACCESS), current, 'running')
+    for view in (before, after):
+        assert HASH not in repr(view)
+        assert 'trainee trainee01 ' in view['identity']
+        assert view['access'] == ACCESS

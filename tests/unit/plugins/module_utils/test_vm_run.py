@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import socket
 import subprocess
 
 import libvirt
@@ -324,3 +325,82 @@ def test_inactive_network_is_refused_before_start(conn, args):
         assert run(dict(args, state='present', networks=[{'network': 'kvmauto-down'}]))[0]['changed'] is True
     finally:
         conn.networkLookupByName('kvmauto-down').undefine()
+
+
+def _write_marker(disk):
+    subprocess.check_call(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 0 64k', disk], stdout=subprocess.DEVNULL)
+
+
+def test_reset_makes_the_overlay_anew_on_the_same_base(conn, args, base):
+    created = run(dict(args, disk_size='128M'))[0]
+    disk = created['disks'][0]
+    _write_marker(disk)
+    written = os.path.getsize(disk)
+
+    check = run(dict(name=args['name'], uri=URI, state='reset'), check_mode=True)[0]
+    assert check['changed'] is True and check['reset'] is True
+    assert check['diff']['after']['disk_content'] == 'a new overlay on %s' % base
+    assert os.path.getsize(disk) == written
+
+    result = run(dict(name=args['name'], uri=URI, state='reset'))[0]
+    assert result['changed'] is True and result['reset'] is True and result['state'] == 'running'
+    assert result['uuid'] == created['uuid'] and result['interfaces'] == created['interfaces']
+    info = disk_info(disk)
+    assert info['full-backing-filename'] == base and info['backing-filename-format'] == 'qcow2'
+    assert info['virtual-size'] == 128 * 1024 ** 2
+    assert os.path.getsize(disk) < written
+    assert [c.split()[1:3] for c in result['commands'] if ' create ' in c] == [['create', '-f']]
+    assert not [name for name in os.listdir(args['disk_dir']) if name != os.path.basename(disk)]
+
+
+def test_reset_of_a_stopped_guest_applies_other_changes_and_starts_it(conn, args):
+    run(dict(args, state='stopped'))
+    result = run(dict(args, state='reset', memory=2048))[0]
+    assert result['state'] == 'running' and result['restart_required'] is False
+    assert result['diff']['before']['memory'] == 1024 and result['diff']['after']['memory'] == 2048
+    assert defined(conn)['memory'] == 2048
+
+
+@pytest.mark.parametrize('create, message', [
+    (None, 'guest web_cr1_1_1: the domain does not exist in libvirt (test:///default): deploy it before resetting it'),
+    (dict(disk_mode='copy'), 'guest web_cr1_1_1: state=reset needs a guest disk that kvm_auto_vm created as an overlay'),
+])
+def test_reset_errors(conn, args, create, message):
+    if create is not None:
+        run(dict(args, **create))
+    for check_mode in (True, False):
+        result = run(dict(name=args['name'], uri=URI, state='reset'), check_mode=check_mode)[0]
+        assert result['failed'] is True
+        assert result['msg'].startswith(message), result['msg']
+
+
+def test_access_port_in_use_is_refused_before_any_change(conn, args):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    try:
+        access = {'port': port, 'listen': '0.0.0.0', 'guest_port': 22, 'mac': '52:54:00:ac:00:01', 'subnet': '100.127.255.0/24'}
+        for check_mode in (True, False):
+            result = run(dict(args, access=access), check_mode=check_mode)[0]
+            assert result['failed'] is True
+            assert result['msg'] == ('guest web_cr1_1_1: access port %d is already in use on this host: choose another port '
+                                     '(kvm_auto_range_trainee_ports)' % port)
+        assert os.listdir(args['disk_dir']) == []
+        assert 'web_cr1_1_1' not in [d.name() for d in conn.listAllDomains()]
+    finally:
+        listener.close()
+
+
+def test_trainee_hash_is_never_shown(conn, args):
+    secret = '$6$saltsalt$' + 'c' * 86
+    identity = 'kvm-auto-identity 1\nhostname web\n'
+    result = run(dict(args, identity=identity, trainee={'name': 'trainee01', 'password_hash': secret, 'sudo': True}))[0]
+    assert result['changed'] is True and 'failed' not in result
+    assert secret not in json.dumps(result)
+    assert 'trainee trainee01 ' in result['diff']['after']['identity']
+    assert defined(conn)['identity'].splitlines()[-1] == 'trainee trainee01 %s sudo' % secret
+    again = run(dict(args, identity=identity, trainee={'name': 'trainee01', 'password_hash': secret, 'sudo': True}))[0]
+    assert again['changed'] is False
+    bad = run(dict(args, identity=identity, trainee={'name': 'trainee01', 'password_hash': 'plain-secret', 'sudo': True}))[0]
+    assert bad['failed'] is True and 'plain-secret' not in json.dumps(bad)

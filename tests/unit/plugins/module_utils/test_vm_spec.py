@@ -207,3 +207,34 @@ def test_set_metadata_adds_metadata_element_after_uuid():
     assert xml.index('<uuid>') < xml.index('<metadata>') < xml.index('<memory>')
     assert parse_domain_xml(xml)['ours'] == {'image': None, 'image_format': None, 'image_identity': None, 'osinfo': None,
                                              'disks': []}
+
+
+HASH = '$6$saltsalt$' + 'b' * 86
+IDENTITY = 'kvm-auto-identity 1\nhostname desktop\n'
+ACCESS = {'port': 60001, 'listen': '0.0.0.0', 'guest_port': 22, 'mac': '52:54:00:ac:00:01', 'subnet': '100.127.255.0/24'}
+
+
+def test_desired_guest_trainee_joins_the_identity():
+    guest = desired_guest(params(identity=IDENTITY, trainee={'name': 'trainee01', 'password_hash': HASH, 'sudo': False}))
+    assert guest['identity'].splitlines()[-1] == 'trainee trainee01 %s -' % HASH
+    assert desired_guest(params(identity=IDENTITY))['identity'] == IDENTITY
+
+
+@pytest.mark.parametrize('overrides, field', [
+    (dict(identity=IDENTITY, trainee={'name': 'trainee01', 'password_hash': 'secret', 'sudo': True}), 'trainee: '),
+    (dict(access=dict(ACCESS, port=0)), 'access.port '),
+    (dict(access=ACCESS, networks=[{'network': 'a', 'mac': '52:54:00:AC:00:01'}]), 'access.mac '),
+])
+def test_desired_guest_rejects_trainee_and_access(overrides, field):
+    with pytest.raises(VmError) as err:
+        desired_guest(params(**overrides))
+    assert str(err.value).startswith(field)
+    assert 'secret' not in str(err.value)
+
+
+def test_complete_guest_keeps_the_defined_access_without_its_placement():
+    current = {'vcpus': 1, 'memory': 1024, 'autostart': False, 'disks': ['/d/web_cr1_1_1.qcow2'], 'interfaces': [],
+               'graphics': {'type': 'none', 'port': None, 'listen': None}, 'access': dict(ACCESS, bus='pci.0', slot=30)}
+    assert complete_guest(desired_guest(params()), current)['access'] == ACCESS
+    assert desired_guest(params(access=ACCESS))['access'] == ACCESS
+    assert complete_guest(desired_guest(params()), None)['access'] is None
