@@ -69,7 +69,7 @@ for tier in "${tiers[@]}"; do
         build)
             run_tier "collection build and install" 2.19 "$here/check-build.sh" ;;
         e2e)
-            for target in template_repo kvm_auto_image kvm_auto_vm kvm_auto_network range range_topology; do
+            for target in template_repo kvm_auto_image kvm_auto_vm kvm_auto_network range range_topology range_access; do
                 run_tier "e2e $target" 2.19 "$here/ansible-test.sh" --core 2.19 integration --local \
                     --python 3.11 --allow-destructive --allow-root --color no "$target"
             done
