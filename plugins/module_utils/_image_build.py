@@ -35,7 +35,8 @@ import struct
 import tempfile
 import time
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import allocation, file_identity, is_mostly_holes
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import (
+    allocation, file_identity, fsync_dir, is_mostly_holes, write_private)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
     FORWARDING_FIELD, NO_IPTABLES_MESSAGE, NO_SSHD_MESSAGE, SSH_FIELD)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import install_hint
@@ -97,30 +98,9 @@ def read_state(path):
     return state
 
 
-def _fsync_dir(directory):
-    fd = os.open(directory or '.', os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_state(path, state):
     """Write the state file atomically (temporary file, fsync, rename), mode 0600."""
-    target = state_path(path)
-    tmp = temp_path(path, 'state')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            json.dump(state, handle, indent=2, sort_keys=True)
-            handle.write('\n')
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, target)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    _fsync_dir(os.path.dirname(target))
+    write_private(state_path(path), json.dumps(state, indent=2, sort_keys=True) + '\n', temp=temp_path(path, 'state'))
 
 
 def virtual_size(path, image_format):
@@ -434,7 +414,7 @@ class ImageBuild:
             # Old state first: an image renamed into place must never pair with a stale key.
             _remove(state_path(self.path))
             os.rename(output, self.path)
-            _fsync_dir(os.path.dirname(self.path))
+            fsync_dir(os.path.dirname(self.path))
             write_state(self.path, {
                 'version': STATE_VERSION,
                 'key': key,

@@ -24,10 +24,10 @@ __metaclass__ = type
 
 import json
 import os
-import secrets
 import stat
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import check_account
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import write_private
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._password_hash import (
     is_salt, new_password, new_salt, sha512_crypt)
 
@@ -254,28 +254,6 @@ def wanted_status(text):
     return 'mode %04o, up to date' % FILE_MODE if text is not None else 'absent'
 
 
-def write_private(path, text):
-    """Write ``text`` to ``path`` atomically, mode 0600 from the file's creation on."""
-    directory = os.path.dirname(path) or '.'
-    tmp = os.path.join(directory, '.%s.%s.tmp' % (os.path.basename(path), secrets.token_hex(8)))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)  # the umask may have taken more than group and other
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(text.encode('utf-8'))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def bring_file(path, text):
     """Make the file at ``path`` hold ``text`` with mode 0600 (``text`` None: remove it); True when changed."""
     if text is None:
@@ -289,7 +267,7 @@ def bring_file(path, text):
     if status.endswith(', up to date'):
         os.chmod(path, FILE_MODE)
     else:
-        write_private(path, text)
+        write_private(path, text, FILE_MODE)
     return True
 
 
