@@ -89,7 +89,7 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
                                 shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
                                 route_hosts=set(n['inventory_host'] for n in plan['networks']),
                                 access_hosts=set(vm['inventory_host'] for vm in plan['vms'] if vm['trainee'])),
-        access_entries=access_entries(plan, inventory),
+        access_entries=access_entries(plan, inventory, settings.get('trainee_address') or None),
         build_batches=batches([i['name'] for i in plan['images']], settings['build_parallel']),
         images_by_name=dict((i['name'], i) for i in plan['images']),
         summary=summary(plan),

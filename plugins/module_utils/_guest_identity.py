@@ -23,11 +23,15 @@ The format (version 1), lines of single-space-separated fields::
     forwarding on                           (0..1)
     accept tcp SOURCES DESTINATIONS SPORTS DPORTS   (0..n, only with forwarding on)
     trainee NAME HASH ADMIN                 (0..1)
+    reply-via MAC IPV4                      (0..1, MAC one of the address lines)
 
 SOURCES/DESTINATIONS are comma lists of IPv4 addresses or CIDRs; SPORTS/DPORTS a port, a range
 ``FIRST:LAST``, a comma list of them (at most 15 ports, a range counting as two), or ``-`` for any.
 NAME is an account name as _cyris_schema's rule says (not root), HASH its password as a SHA-512
 crypt hash (never the password itself), ADMIN ``sudo`` (it may use sudo) or ``-``.
+``reply-via``: what arrives on that NIC is answered back through IPV4 on it, whatever the source
+(policy routing on the NIC's address): the entry point's access link, whose peers (any trainee's
+address) are not on the NIC's network and whose NIC is not the default route.
 ``parse_identity`` and the guest script apply the same rules; the controller refuses what the
 guest would skip.
 
@@ -136,7 +140,7 @@ def parse_identity(text):
     if lines[0] != FORMAT_LINE:
         raise IdentityError('line 1 must be %r, got %r' % (FORMAT_LINE, lines[0]))
     identity = {'hostname': None, 'addresses': [], 'gateway': None, 'forwarding': False, 'accepts': [],
-                'trainee': None}
+                'trainee': None, 'reply_via': None}
     for number, line in enumerate(lines[1:], 2):
         if not line:
             continue
@@ -149,7 +153,24 @@ def parse_identity(text):
         raise IdentityError('no hostname line')
     if identity['accepts'] and not identity['forwarding']:
         raise IdentityError('accept lines need a forwarding on line')
+    reply = identity['reply_via']
+    if reply:
+        nic = next((a for a in identity['addresses'] if a['mac'] == reply['mac']), None)
+        if nic is None or not _same_network(nic['address'], reply['gateway']):
+            raise IdentityError('reply-via %s %s: needs an address line for %s in the network of %s' % (
+                reply['mac'], reply['gateway'], reply['mac'], reply['gateway']))
     return identity
+
+
+def _same_network(address, other):
+    """ADDRESS/PREFIX and IPV4 on one network (as the guest script's same_network)."""
+    ip, prefix = address.split('/')
+    mask = (0xffffffff << (32 - int(prefix))) & 0xffffffff
+
+    def number(text):
+        a, b, c, d = (int(o) for o in text.split('.'))
+        return (a << 24) | (b << 16) | (c << 8) | d
+    return number(ip) & mask == number(other) & mask
 
 
 def _line_problem(fields, identity):
@@ -160,6 +181,12 @@ def _line_problem(fields, identity):
         if identity['hostname'] is not None:
             return 'a second hostname line'
         identity['hostname'] = args[0]
+    elif kind == 'reply-via':
+        if len(args) != 2 or not _MAC_RE.match(args[0]) or not is_ipv4(args[1]):
+            return 'expected reply-via MAC IPV4 (MAC in lower case)'
+        if identity['reply_via'] is not None:
+            return 'a second reply-via line'
+        identity['reply_via'] = {'mac': args[0], 'gateway': args[1]}
     elif kind == 'address':
         if len(args) != 2 or not _MAC_RE.match(args[0]) or not is_address(args[1]):
             return 'expected address MAC IPV4/PREFIX (MAC in lower case, prefix 1-32)'
@@ -210,13 +237,13 @@ def fw_cfg_decode(text):
     return text.replace('%2C', ',').replace('%25', '%')
 
 
-def format_identity(hostname, addresses=(), gateway=None, forwarding=False, accepts=(), trainee=None):
+def format_identity(hostname, addresses=(), gateway=None, forwarding=False, accepts=(), trainee=None, reply_via=None):
     """The identity text of a guest; the inverse of ``parse_identity`` (which checks the result).
 
     ``addresses``: [{mac, address}] (address as IPV4/PREFIX); ``accepts``: [{sources, destinations,
     source_ports, destination_ports}], each a string as in the format or a list of its items
     (ports may be ints; None or an empty list means any port); ``trainee``: {name,
-    password_hash, sudo} or None.
+    password_hash, sudo} or None; ``reply_via``: {mac, gateway} or None.
     """
     lines = [FORMAT_LINE, 'hostname %s' % hostname]
     lines += ['address %s %s' % (a['mac'].lower(), a['address']) for a in addresses]
@@ -228,6 +255,8 @@ def format_identity(hostname, addresses=(), gateway=None, forwarding=False, acce
         lines.append('accept tcp %s %s %s %s' % (
             _joined(rule['sources']), _joined(rule['destinations']),
             _joined(rule.get('source_ports')) or '-', _joined(rule.get('destination_ports')) or '-'))
+    if reply_via:
+        lines.append('reply-via %s %s' % (reply_via['mac'].lower(), reply_via['gateway']))
     if trainee:
         lines.append(_trainee_line(trainee))
     text = '\n'.join(lines) + '\n'

@@ -233,6 +233,10 @@ accepts=
 trainee=
 trainee_hash=
 trainee_admin=
+reply_mac=
+reply_gateway=
+# The routing table (and rule priority) of reply-via: answers from that NIC's address.
+reply_table=4242
 number=0
 while IFS= read -r line || [ -n "$line" ]; do
     number=$((number + 1))
@@ -295,6 +299,15 @@ while IFS= read -r line || [ -n "$line" ]; do
                 problem='expected: accept tcp SOURCES DESTINATIONS SOURCE-PORTS DESTINATION-PORTS'
             else
                 accepts="$accepts $3;$4;$5;$6"
+            fi
+            ;;
+        reply-via)
+            if [ $# -ne 3 ] || ! is_mac "$2" || ! is_ipv4 "$3"; then
+                problem='expected: reply-via MAC IPV4'
+            elif [ -n "$reply_mac" ]; then
+                problem='a second reply-via'
+            else
+                reply_mac=$2 reply_gateway=$3
             fi
             ;;
         trainee)
@@ -360,6 +373,15 @@ for item in $addresses; do
         route=$gateway
         routed=$mac
     fi
+    # reply-via: what comes in on this NIC from anywhere is answered back through it.
+    reply=
+    if [ "$mac" = "$reply_mac" ]; then
+        if same_network "$address" "$reply_gateway"; then
+            reply=$reply_gateway
+        else
+            say "reply-via $reply_gateway is not on the network of $address: ignored"
+        fi
+    fi
     name=$(echo "$mac" | tr -d :)
     case $stack in
         systemd-networkd)
@@ -376,7 +398,16 @@ DHCP=no
 LinkLocalAddressing=no
 IPv6AcceptRA=no
 Address=$address${route:+
-Gateway=$route}"
+Gateway=$route}${reply:+
+
+[RoutingPolicyRule]
+From=${address%/*}
+Table=$reply_table
+Priority=$reply_table
+
+[Route]
+Gateway=$reply
+Table=$reply_table}"
             ;;
         NetworkManager)
             write_file "$root/run/NetworkManager/system-connections/kvm-auto-$name.nmconnection" 0600 "# Written by kvm-auto-identity at boot.
@@ -392,7 +423,10 @@ mac-address=$mac
 
 [ipv4]
 method=manual
-address1=$address${route:+,$route}
+address1=$address${route:+,$route}${reply:+
+route1=0.0.0.0/0,$reply
+route1_options=table=$reply_table
+routing-rule1=priority $reply_table from ${address%/*} table $reply_table}
 
 [ipv6]
 method=disabled"
@@ -410,7 +444,10 @@ method=disabled"
                 continue
             fi
             { ip link set dev "$device" up && ip -4 address replace "$address" dev "$device" \
-                && { [ -z "$route" ] || ip -4 route replace default via "$route" dev "$device"; }; } \
+                && { [ -z "$route" ] || ip -4 route replace default via "$route" dev "$device"; } \
+                && { [ -z "$reply" ] || { ip -4 rule del priority "$reply_table" 2>/dev/null
+                        ip -4 rule add from "${address%/*}" table "$reply_table" priority "$reply_table" \
+                            && ip -4 route replace default via "$reply" dev "$device" table "$reply_table"; }; }; } \
                 || { say "cannot configure $device ($mac)"; status=1; }
             ;;
     esac

@@ -130,10 +130,12 @@ def subnet_conflicts(settings, networks):
             for n in networks if ipaddress.IPv4Network(n['subnet']).overlaps(subnet)]
 
 
-def access_entries(plan, inventory_vars):
+def access_entries(plan, inventory_vars, address=None):
     """kvm_auto_access's ``entries``: one per entry point, with the address its trainee uses.
 
-    ``inventory_vars``: inventory host -> its variables (ADDRESS_HOST_VAR when it sets it).
+    ``inventory_vars``: inventory host -> its variables (ADDRESS_HOST_VAR when it sets it);
+    ``address``: the role's kvm_auto_range_trainee_address, for hosts that set none (default:
+    each host's mgmt_addr).
     """
     mgmt = dict((h['id'], h['mgmt_addr']) for h in plan['hosts'])
     entries = []
@@ -142,7 +144,7 @@ def access_entries(plan, inventory_vars):
             continue
         own = inventory_vars.get(vm['inventory_host']) or {}
         entries.append({'instance': vm['instance'], 'guest': vm['name'], 'host': vm['inventory_host'],
-                        'address': '%s' % (own.get(ADDRESS_HOST_VAR) or mgmt[vm['host']]),
+                        'address': '%s' % (own.get(ADDRESS_HOST_VAR) or address or mgmt[vm['host']]),
                         'account': vm['trainee']['name'], 'sudo': vm['trainee']['sudo']})
     return entries
 

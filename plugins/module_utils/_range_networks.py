@@ -36,7 +36,7 @@ import hashlib
 import ipaddress
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import format_identity
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import guest_address
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import guest_address, slirp_address
 
 # Linux limits interface names to 15 characters.
 MAX_BRIDGE_LENGTH = 15
@@ -226,10 +226,13 @@ def identity_text(vm):
     An entry point's access NIC (see _range_entry) comes last, after its topology NICs.
     """
     addresses = [{'mac': nic['mac'], 'address': '%s/%d' % (nic['address'], nic['prefix'])} for nic in vm['nics']]
+    reply_via = None
     if vm.get('access'):
+        # Trainees connect from anywhere: their replies go back through QEMU, not the default route.
         addresses.append({'mac': vm['access']['mac'], 'address': guest_address(vm['access']['subnet'])})
+        reply_via = {'mac': vm['access']['mac'], 'gateway': slirp_address(vm['access']['subnet'])}
     return format_identity(
-        host_name_of(vm['name']), addresses,
+        host_name_of(vm['name']), addresses, reply_via=reply_via,
         gateway=vm['gateway'], forwarding=vm['forwarding'],
         accepts=[{'sources': rule['src'], 'destinations': rule['dst'], 'source_ports': rule['sport'],
                   'destination_ports': rule['dport']} for rule in vm['accept'] if rule['src'] and rule['dst']])

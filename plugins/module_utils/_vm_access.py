@@ -29,6 +29,8 @@ DEFAULT_LISTEN = '0.0.0.0'
 DEFAULT_GUEST_PORT = 22
 # slirp's host side is the network's .2 and its first DHCP address .15; the guest takes .15.
 GUEST_HOST_NUMBER = 15
+# QEMU user networking's own side of the link (its default host address): where replies go.
+SLIRP_HOST_NUMBER = 2
 # .15 must be a host address of the network: a /28 has it as broadcast.
 MIN_PREFIX, MAX_PREFIX = 8, 27
 # Slot 0 is the host bridge; on q35 the ICH9 functions sit at 0x1f.
@@ -64,6 +66,11 @@ def guest_address(subnet=DEFAULT_SUBNET):
     """The address the guest carries on its access NIC, with the prefix: ``'100.127.255.15/24'``."""
     network = _subnet(subnet)
     return '%s/%d' % (network.network_address + GUEST_HOST_NUMBER, network.prefixlen)
+
+
+def slirp_address(subnet=DEFAULT_SUBNET):
+    """QEMU's side of the access link: the guest answers trainees through it (``'100.127.255.2'``)."""
+    return '%s' % (_subnet(subnet).network_address + SLIRP_HOST_NUMBER)
 
 
 def normalize_access(access):

@@ -774,3 +774,21 @@ def test_a_refused_trainee_line_is_quoted_without_its_hash():
     with pytest.raises(IdentityError) as info:
         parse_identity(text)
     assert 'trainee Bad-Name' in str(info.value) and secret not in str(info.value)
+
+
+@pytest.mark.parametrize('lines, problem', [
+    ('address 52:54:00:00:00:01 10.0.2.15/24\nreply-via 52:54:00:00:00:01 10.0.2.2\n', None),
+    ('reply-via 52:54:00:00:00:01 10.0.2.2\n', 'needs an address line for 52:54:00:00:00:01'),
+    ('address 52:54:00:00:00:01 10.0.2.15/24\nreply-via 52:54:00:00:00:01 10.0.3.2\n', 'in the network of 10.0.3.2'),
+    ('address 52:54:00:00:00:01 10.0.2.15/24\nreply-via 52:54:00:00:00:01 10.0.2\n', 'expected reply-via MAC IPV4'),
+    ('address 52:54:00:00:00:01 10.0.2.15/24\nreply-via 52:54:00:00:00:01 10.0.2.2\n'
+     'reply-via 52:54:00:00:00:01 10.0.2.3\n', 'a second reply-via line'),
+])
+def test_reply_via_names_a_nic_and_a_peer_on_its_network(lines, problem):
+    from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import IdentityError, parse_identity
+    text = 'kvm-auto-identity 1\nhostname pc\n' + lines
+    if problem is None:
+        assert parse_identity(text)['reply_via'] == {'mac': '52:54:00:00:00:01', 'gateway': '10.0.2.2'}
+        return
+    with pytest.raises(IdentityError, match=re.escape(problem)):
+        parse_identity(text)

@@ -159,6 +159,7 @@ def test_access_entries_use_the_trainee_address_of_the_host():
          'sudo': True}]
     entries = access_entries(plan, {'localhost': {'kvm_auto_range_trainee_address': 'range.example.org'}})
     assert [e['address'] for e in entries] == ['range.example.org'] * 2
+    assert [e['address'] for e in access_entries(plan, {}, '198.51.100.1')] == ['198.51.100.1'] * 2
 
 
 def _deployed_plan():

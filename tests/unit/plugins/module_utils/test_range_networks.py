@@ -64,7 +64,8 @@ def test_members_route_through_their_gateway_which_forwards_only_what_rules_allo
     # pc_cr125_2_1 is instance 2's entry point: its access NIC comes after its topology NIC.
     assert pc['identity'] == ('kvm-auto-identity 1\nhostname pc-cr125-2-1\n'
                               'address 52:54:7d:02:01:02 125.2.1.2/24\n'
-                              'address 52:54:64:7f:ff:0f 100.127.255.15/24\ngateway 125.2.1.4\n')
+                              'address 52:54:64:7f:ff:0f 100.127.255.15/24\ngateway 125.2.1.4\n'
+                              'reply-via 52:54:64:7f:ff:0f 100.127.255.2\n')
     assert firewall['identity'] == (
         'kvm-auto-identity 1\nhostname firewall-cr125-2-1\n'
         'address 52:54:7d:02:01:04 125.2.1.4/24\naddress 52:54:7d:02:02:03 125.2.2.3/24\nforwarding on\n'
@@ -90,7 +91,8 @@ def test_guests_outside_a_topology_have_no_nics_of_their_own():
     assert vm_of(plain, 'pc_cr125_1_2')['identity'] == 'kvm-auto-identity 1\nhostname pc-cr125-1-2\n'
     # An entry point outside a topology still has its access NIC.
     assert vm_of(plain, 'pc_cr125_1_1')['identity'] == ('kvm-auto-identity 1\nhostname pc-cr125-1-1\n'
-                                                        'address 52:54:64:7f:ff:0f 100.127.255.15/24\n')
+                                                        'address 52:54:64:7f:ff:0f 100.127.255.15/24\n'
+                                                        'reply-via 52:54:64:7f:ff:0f 100.127.255.2\n')
     assert len(plan['vms']) == len(plain['vms'])
 
 
