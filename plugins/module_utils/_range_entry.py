@@ -166,7 +166,7 @@ def reset_selection(plan, instances):
             text = ('%s' % item).strip()
             if not text.isdigit() or int(text) not in numbers:
                 errors.append('kvm_auto_range_reset_instances: instance %s does not exist: range %s has instances %s'
-                              % (show(item), plan['range_id'], _spans(numbers)))
+                              % (text if text.isdigit() else show(item), plan['range_id'], _spans(numbers)))
             elif int(text) not in wanted:
                 wanted.append(int(text))
         if errors:

@@ -190,7 +190,7 @@ step "check mode reset: names instance 1's guests, changes nothing"
 python3 files/check_access.py mark "$details" 1
 python3 files/check_access.py state "$details" "$work/state-remarked.json"
 ansible-playbook -C cyris.kvm_auto.reset_range "${run[@]}" -e reset_instances=1 "$@" | tee "$work/check-reset.log"
-grep -i reset "$work/check-reset.log" | grep desktop_cr78_1_1 | grep server_cr78_1_1 | grep -qv _cr78_2_ ||
+grep -i reset "$work/check-reset.log" | grep desktop_cr78_1_1 | grep server_cr78_1_1 | grep -v _cr78_2_ >/dev/null ||
   fail "check mode did not name the guests of instance 1 (and only them) as those it would reset"
 python3 files/check_access.py expect "$details" "$work/state-remarked.json"
 

@@ -197,6 +197,7 @@ def test_the_port_reaches_the_guest_arguments_and_the_details():
     ('[1, 2]', 8, []),
     ('1,1', 4, []),
     ([3], 0, ["kvm_auto_range_reset_instances: instance 3 does not exist: range 125 has instances 1-2"]),
+    ('3', 0, ["kvm_auto_range_reset_instances: instance 3 does not exist: range 125 has instances 1-2"]),
     (['x', 2], 0, ["kvm_auto_range_reset_instances: instance 'x' does not exist: range 125 has instances 1-2"]),
 ])
 def test_reset_selection(instances, guests, errors):
