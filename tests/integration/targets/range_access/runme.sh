@@ -4,7 +4,8 @@
 # network namespace joined to this host by a veth pair), checked inside through the guest agents
 # (files/check_access.py).
 #   two deploys at once   -> both end well, one build, every guest running
-#   notification          -> 0600; from the namespace each instance's login lands on its entry point
+#   notification          -> 0600; from the namespace each instance's login lands on its entry point,
+#                            whose access link leads nowhere else
 #   reset of instance 1   -> (a deploy started meanwhile waits, then changes nothing) instance 1's
 #                            disks are new, instance 2 untouched; the same login works again
 #   check mode reset      -> names instance 1's guests, changes nothing
@@ -156,6 +157,7 @@ done
 echo "ports ${trainee_ports[*]} listen after the deploys have exited"
 python3 files/check_access.py login "$notification" "$netns" 1 desktop-cr78-1-1
 python3 files/check_access.py login "$notification" "$netns" 2 desktop-cr78-2-1
+python3 files/check_access.py confined desktop_cr78_1_1 2299
 
 step "reset of instance 1, with a deploy started while it runs"
 python3 files/check_access.py mark "$details"

@@ -149,6 +149,22 @@ def mark(details_path, instances):
         check('%s: marker written' % name, code == 0, output)
 
 
+def confined(domain, port):
+    """The access link leads nowhere: a listener on the host's loopback, which QEMU user networking
+    would show the guest at its .2 address without restrict=on, stays out of the guest's reach."""
+    listener = subprocess.Popen([sys.executable, '-c', 'import socket, time; s = socket.socket(); '
+                                 's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); '
+                                 's.bind(("127.0.0.1", %d)); s.listen(5); time.sleep(60)' % int(port)])
+    try:
+        time.sleep(1)
+        code, output = run(domain, 'nc -z -w 5 100.127.255.2 %d' % int(port), timeout=30)
+        check('%s does not reach the KVM host through its access link (100.127.255.2:%s)' % (domain, port),
+              code != 0, output)
+    finally:
+        listener.kill()
+        listener.wait()
+
+
 def expect(details_path, before_path, instances):
     with open(before_path) as handle:
         before = json.load(handle)
@@ -214,6 +230,8 @@ def main(command, args):
         mark(args[0], [int(i) for i in args[1:]])
     elif command == 'expect':
         expect(args[0], args[1], [int(i) for i in args[2:]])
+    elif command == 'confined':
+        confined(*args)
     elif command == 'secrets':
         secrets(args[0], args[1:])
     elif command == 'sample-argv':
