@@ -126,7 +126,8 @@ def assign_access(entries, recorded, first, last, hosts):
     running: [guests]}. An instance keeps its recorded password and salt while its guest and
     host are unchanged, and its port too while that is in first..last; otherwise it gets a new
     password (``password`` and ``salt`` None here) and the lowest port of first..last that its
-    host does not listen on and that no other instance there has. Records come in instance
+    host does not listen on and that no other instance of the range has: unique across the range,
+    so that two inventory hosts that are one machine (or behind one address) never share a port. Records come in instance
     order, with the entry's ``sudo`` (default true); instances not in ``entries`` are dropped.
     """
     errors = []
@@ -141,7 +142,7 @@ def assign_access(entries, recorded, first, last, hosts):
             valid.append(entry)
 
     by_instance = dict((record['instance'], record) for record in recorded)
-    given = dict((entry['host'], set()) for entry in valid)  # host -> ports given to instances there
+    given = set()  # ports given to instances of the range
     records = []
     needing_port = []
     for entry in sorted(valid, key=lambda e: e['instance']):
@@ -150,9 +151,9 @@ def assign_access(entries, recorded, first, last, hosts):
         old = by_instance.get(entry['instance'])
         if old is not None and (old['guest'], old['host']) == (entry['guest'], entry['host']):
             record.update(password=old['password'], salt=old['salt'])
-            if first <= old['port'] <= last and old['port'] not in given[entry['host']]:
+            if first <= old['port'] <= last and old['port'] not in given:
                 record['port'] = old['port']
-                given[entry['host']].add(old['port'])
+                given.add(old['port'])
                 listening, running = _host_view(hosts, entry['host'])
                 if old['port'] in listening and entry['guest'] not in running:
                     errors.append('%s: port %d on %s is in use by another program: free it or choose other '
@@ -164,7 +165,7 @@ def assign_access(entries, recorded, first, last, hosts):
     for host in sorted(set(record['host'] for record in needing_port)):
         waiting = [record for record in needing_port if record['host'] == host]
         listening = _host_view(hosts, host)[0]
-        free = [port for port in range(first, last + 1) if port not in listening and port not in given[host]]
+        free = [port for port in range(first, last + 1) if port not in listening and port not in given]
         if len(free) < len(waiting):
             errors.append('%s: trainee ports %d-%d have %d free port%s there, but %d instance%s need%s one (%s): '
                           'choose a wider port range (%s) or free ports on %s' % (
@@ -174,6 +175,7 @@ def assign_access(entries, recorded, first, last, hosts):
             continue
         for record, port in zip(waiting, free):
             record['port'] = port
+            given.add(port)
     return records, errors
 
 

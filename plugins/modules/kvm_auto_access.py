@@ -24,8 +24,9 @@ description:
     same directory, renamed) and only when their content or mode differs.
   - An instance keeps its recorded password and port while its guest and KVM host stay the same (and its port
     stays within O(ports)), so a rerun changes nothing. Any other instance gets a new password and the lowest port
-    of O(ports) that its KVM host does not listen on and that no other instance on that host has. Instances no
-    longer in O(entries) are dropped from both files.
+    of O(ports) that its KVM host does not listen on and that no other instance of the range has (unique across the
+    range, so two inventory hosts that are one machine never share a port). Instances no longer in O(entries) are
+    dropped from both files.
   - Every problem (a recorded port that another program now listens on, too few free ports on a host, an entry
     or a state file that is not right) is reported at once, in C(errors), before anything is written.
   - No password is taken as an option, put in a message, the diff or the returned values.

@@ -100,7 +100,7 @@ def test_a_range_without_entry_point_has_no_access():
 
 @pytest.mark.parametrize('settings,expected', [
     ({'trainee_ports': '60000-60001'}, []),
-    ({'trainee_ports': '60000'}, ['kvm_auto_range_trainee_ports: 60000 has 1 port, but host host_1 has 2 instances '
+    ({'trainee_ports': '60000'}, ['kvm_auto_range_trainee_ports: 60000 has 1 port, but the range has 2 instances '
                                   'with an entry point, one port each']),
     ({'trainee_ports': '65000-60000'}, ["kvm_auto_range_trainee_ports: '65000-60000' is not a port range such as "
                                         "60000-65000 (ports 1-65535, first <= last)"]),
