@@ -320,7 +320,8 @@ class AccessRun:
             errors.append('password_length: %d is not between %d and %d' % (
                 length, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH))
         for option, path in sorted(self.paths.items()):
-            if not os.path.isdir(os.path.dirname(path) or '.'):
+            # In check mode the directory may be one that the run would create before this task.
+            if not self.module.check_mode and not os.path.isdir(os.path.dirname(path) or '.'):
                 errors.append('%s: the directory of %s does not exist: create it first' % (option, path))
         recorded = self._read_state(errors)
         if first is not None and recorded is not None:

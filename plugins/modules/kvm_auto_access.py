@@ -61,14 +61,14 @@ options:
   state_file:
     description:
       - The state file on the controller (for the range role C(range_access-cr<id>.yml)), mode C(0600).
-      - Its directory must exist.
+      - Its directory must exist (in check mode it may not exist yet).
       - Removing it gives every trainee a new password, and every instance a new port, on the next run.
     type: path
     required: true
   notification_file:
     description:
       - The notification file on the controller (for the range role C(range_notification-cr<id>.txt)), mode C(0600).
-      - Its directory must exist.
+      - Its directory must exist (in check mode it may not exist yet).
     type: path
     required: true
   ports:

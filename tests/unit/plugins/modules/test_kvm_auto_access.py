@@ -57,6 +57,14 @@ def recorded(args):
         return json.load(handle)
 
 
+def test_check_mode_before_the_directory_exists(args, tmp_path):
+    missing = str(tmp_path / 'nowhere' / 'range_notification-cr42.txt')
+    result, dummy = run(dict(args, notification_file=missing), check_mode=True)
+    assert result['changed'] is True and 'failed' not in result
+    assert [a['port'] for a in result['access']] == [60001, 60002]
+    assert not os.path.exists(os.path.dirname(missing))
+
+
 def files_of(tmp_path):
     return sorted(os.listdir(str(tmp_path)))
 
