@@ -85,6 +85,8 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
         used_hosts=sorted(set(used), key=used.index),
         host_dirs=host_dirs(plan['layout']),
         hosts_to_add=[h for h in plan['layout'] if h['add_host'] and h['used']],
+        # The controller's own lock covers a KVM host that is the controller itself.
+        lock_hosts=[h['inventory_host'] for h in plan['layout'] if h['used'] and not h['local']],
         host_checks=host_checks(sorted(set(used), key=used.index), settings['uri'], settings['network'],
                                 shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
                                 route_hosts=set(n['inventory_host'] for n in plan['networks']),
@@ -127,7 +129,7 @@ def range_reset_steps(plan, instances, settings):
     plan = plain(plan)
     names, errors = reset_selection(plan, plain(instances))
     guests = [{'name': vm['name'], 'inventory_host': vm['inventory_host']} for vm in plan['vms'] if vm['name'] in names]
-    return {'errors': errors, 'guests': guests, 'guest_batches': _guest_batches(guests, plain(settings))}
+    return {'errors': errors, 'guests': guests, 'names': names, 'guest_batches': _guest_batches(guests, plain(settings))}
 
 
 def range_access_hosts(check_results):

@@ -14,6 +14,8 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_ports import listening_tcp_ports
+
 
 # What provides each tool, per OS family (ansible_os_family).
 PACKAGES = {
@@ -74,7 +76,6 @@ def access_host_state(check_results):
 
     A host without IPv6 has no /proc/net/tcp6: that check failing means no IPv6 listener.
     """
-    from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_ports import listening_tcp_ports
     state = {}
     for result in check_results or ():
         if not isinstance(result, dict) or result.get('skipped') or result.get('rc') != 0:

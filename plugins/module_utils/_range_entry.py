@@ -64,11 +64,10 @@ def check_settings(settings):
     if not is_ipv4('%s' % settings['trainee_listen']):
         errors.append('kvm_auto_range_trainee_listen: %s is not an IPv4 address (0.0.0.0: every address of the host)'
                       % show(settings.get('trainee_listen')))
-    if _subnet(settings) is None:
-        try:
-            guest_address(settings['access_subnet'])
-        except AccessError as exc:
-            errors.append('kvm_auto_range_access_subnet: %s' % exc)
+    try:
+        guest_address(settings['access_subnet'])
+    except AccessError as exc:
+        errors.append('kvm_auto_range_access_subnet: %s' % exc)
     return errors
 
 
