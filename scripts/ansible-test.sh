@@ -20,6 +20,15 @@ mkdir -p "$tree"
 # ansible-test lists files through git when a .git exists; give it a repository of the copy.
 if [ ! -d "$tree/.git" ]; then git -C "$tree" init -q; fi
 git -C "$tree" add -A >/dev/null 2>&1 || true
+# ansible-test gives Ansible only this tree's collection root: the collections installed beside
+# the collection link (community.libvirt, by scripts/setup.sh) are linked into it.
+root=$(cd "$tree/../../.." && pwd)
+for installed in "$ANSIBLE_COLLECTIONS_PATH"/ansible_collections/*/*; do
+  name=${installed#"$ANSIBLE_COLLECTIONS_PATH"/ansible_collections/}
+  if [ ! -d "$installed" ] || [ "$name" = cyris/kvm_auto ]; then continue; fi
+  mkdir -p "$root/ansible_collections/${name%/*}"
+  ln -sfn "$installed" "$root/ansible_collections/$name"
+done
 # ansible-test hands the targets only a few environment variables, so this machine's settings
 # (scripts/env.sh) reach them as variables: role targets get this file as extra vars, script
 # targets pass it on themselves. Written after the sync, which would delete it.

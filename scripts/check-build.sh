@@ -9,12 +9,14 @@ ansible-galaxy collection build --output-path "$work" "$top"
 tarball=$(echo "$work"/cyris-kvm_auto-*.tar.gz)
 # Only the tarball may be seen: not the checkout that scripts/setup.sh links in.
 export ANSIBLE_COLLECTIONS_PATH="$work/installed"
-ansible-galaxy collection install --offline --force -p "$work/installed" "$tarball"
+# --no-deps: community.libvirt (galaxy.yml) comes from a collection server, out of reach here.
+ansible-galaxy collection install --offline --no-deps --force -p "$work/installed" "$tarball"
 ansible-doc --list cyris.kvm_auto --type module | tee "$work/modules"
 for module in kvm_auto_image kvm_auto_vm; do
     grep -q "^cyris.kvm_auto.$module " "$work/modules" || { echo "module $module missing from the tarball" >&2; exit 1; }
     ansible-doc cyris.kvm_auto.$module > /dev/null
 done
+ansible-doc --type inventory cyris.kvm_auto.range > /dev/null
 python - "$work/installed/ansible_collections/cyris/kvm_auto" <<'PY'
 # Each role's meta/argument_specs.yml documents, in its entry point main, every variable of its
 # defaults/main.yml with the same default, and ansible-doc shows it from the installed tarball.

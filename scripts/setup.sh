@@ -115,6 +115,48 @@ link_collection() {
     [ "$(readlink "$link" 2>/dev/null)" = "$top" ] || ln -sfn "$top" "$link"
 }
 
+# Follow-on plays reach the deployed guests through their guest agents with community.libvirt's
+# libvirt_qemu connection. This machine reaches no collection server, only the Python package
+# index, whose package `ansible` carries the community collections: that one collection is taken
+# out of its wheel (kept in the cache), as an installed collection with its MANIFEST.json.
+COMMUNITY_LIBVIRT_VERSION=2.0.0
+COMMUNITY_LIBVIRT_WHEEL=ansible==12.3.0
+install_community_libvirt() {
+    local dest="$ANSIBLE_COLLECTIONS_PATH/ansible_collections/community/libvirt" wheels="$KVM_AUTO_WORK/wheels"
+    local python="$KVM_AUTO_CACHE/venv/ansible-2.19/bin/python" have
+    have=$(collection_version "$dest")
+    if [ "$have" = "$COMMUNITY_LIBVIRT_VERSION" ]; then
+        echo "$have present"
+        return
+    fi
+    mkdir -p "$wheels"
+    "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+        -d "$wheels" "$COMMUNITY_LIBVIRT_WHEEL" || die "could not download $COMMUNITY_LIBVIRT_WHEEL with pip"
+    rm -rf "$dest.new"
+    "$python" - "$wheels/${COMMUNITY_LIBVIRT_WHEEL/==/-}-py3-none-any.whl" "$dest.new" <<'PY'
+import os, sys, zipfile
+wheel, dest = sys.argv[1:]
+prefix = 'ansible_collections/community/libvirt/'
+with zipfile.ZipFile(wheel) as archive:
+    for member in archive.infolist():
+        if member.filename.startswith(prefix) and not member.is_dir():
+            target = os.path.join(dest, member.filename[len(prefix):])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with archive.open(member) as source, open(target, 'wb') as copy:
+                copy.write(source.read())
+PY
+    have=$(collection_version "$dest.new")
+    [ "$have" = "$COMMUNITY_LIBVIRT_VERSION" ] ||
+        die "$COMMUNITY_LIBVIRT_WHEEL holds community.libvirt ${have:-nothing}, not $COMMUNITY_LIBVIRT_VERSION"
+    rm -rf "$dest" && mv "$dest.new" "$dest"
+    echo "community.libvirt $have installed in $ANSIBLE_COLLECTIONS_PATH"
+}
+
+collection_version() {  # the version an installed collection's MANIFEST.json gives, or nothing
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["collection_info"]["version"])' \
+        "$1/MANIFEST.json" 2>/dev/null || true
+}
+
 run_playbook() { (cd "$top" && ansible-playbook "$@"); }
 
 [ "$part" = python ] || step "check host" check_host
@@ -123,6 +165,7 @@ step "venv ansible-core 2.19" make_venv 2.19
 step "venv ansible-core 2.21" make_venv 2.21
 step "ansible-test pip cache" seed_ansible_test_cache
 step "collection link" link_collection
+step "community.libvirt" install_community_libvirt
 if [ "$part" = all ]; then
     step "kvm host (role kvm_host)" run_playbook playbooks/setup_host.yml
     if [ -z "${SETUP_SKIP_TEMPLATE:-}" ]; then

@@ -17,6 +17,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files import (
     file_digest, same_filesystem, tolerant_digest)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, SSH_HOST_VARS
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
@@ -37,7 +38,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_summary impo
 _NO_KEY = 'no-image-built-on-this-controller-yet'
 
 # The variables of an inventory host that the plan reads.
-_INVENTORY_VARS = ('kvm_auto_range_host_id', 'ansible_connection', ADDRESS_HOST_VAR) + HOST_DIR_VARS
+_INVENTORY_VARS = (('kvm_auto_range_host_id', 'ansible_connection', ADDRESS_HOST_VAR, GUEST_URI_HOST_VAR)
+                   + HOST_DIR_VARS + SSH_HOST_VARS)
 # The role's settings that shape the entry points (see _range_entry.DEFAULTS).
 _ENTRY_SETTINGS = ('trainee_ports', 'trainee_prefix', 'trainee_sudo', 'trainee_listen', 'access_subnet')
 

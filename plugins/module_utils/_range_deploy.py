@@ -22,6 +22,7 @@ __metaclass__ = type
 import posixpath
 import re
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, guest_uri, uri_error
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file
 
@@ -30,11 +31,14 @@ HOST_DIR_VARS = ('kvm_auto_range_image_dir', 'kvm_auto_range_disk_dir')
 
 
 def host_layout(plan, inventory_vars, defaults):
-    """The plan's hosts with ``image_dir``, ``disk_dir`` and ``local`` (the controller itself).
+    """The plan's hosts with ``image_dir``, ``disk_dir``, ``local`` (the controller itself) and
+    ``guest_uri`` (how the controller reaches the host's guests, see _guest_connection).
 
-    ``inventory_vars``: inventory host -> its variables (those of HOST_DIR_VARS it sets, and
-    ``ansible_connection``); ``defaults``: the role's ``image_dir`` and ``disk_dir``.
-    Raises RangeError naming every host whose directory is not an absolute path.
+    ``inventory_vars``: inventory host -> its variables (those of HOST_DIR_VARS it sets,
+    ``ansible_connection``, and those of _guest_connection.SSH_HOST_VARS and GUEST_URI_HOST_VAR);
+    ``defaults``: the role's ``image_dir``, ``disk_dir`` and ``uri``.
+    Raises RangeError naming every host whose directory is not an absolute path or whose
+    GUEST_URI_HOST_VAR is not a URI.
     """
     errors = []
     hosts = []
@@ -50,6 +54,11 @@ def host_layout(plan, inventory_vars, defaults):
             entry[key] = posixpath.normpath(value)
         entry['local'] = own.get('ansible_connection') == 'local' or (
             host['inventory_host'] == 'localhost' and 'ansible_connection' not in own)
+        if own.get(GUEST_URI_HOST_VAR):
+            problem = uri_error(own[GUEST_URI_HOST_VAR])
+            if problem:
+                errors.append('host %s: %s: %s' % (host['inventory_host'], GUEST_URI_HOST_VAR, problem))
+        entry['guest_uri'] = guest_uri(host['inventory_host'], own, entry['local'], defaults['uri'])
         hosts.append(entry)
     if errors:
         raise RangeError(errors)

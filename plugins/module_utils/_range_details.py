@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import connection_vars
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file, host_image_pattern
 
 
@@ -33,6 +34,7 @@ def range_details(plan, vm_results=None, addresses=None, images=None, access=Non
     doors = dict((a['guest'], {'address': a['address'], 'port': a['port'], 'account': a['account']})
                  for a in access or ())
     vm_results = vm_results or {}
+    guest_uris = dict((h['inventory_host'], h.get('guest_uri')) for h in plan.get('layout') or ())
     addresses = dict((('%s' % k).lower(), v) for k, v in (addresses or {}).items())
     images = images or {}
     guests = []
@@ -79,6 +81,8 @@ def range_details(plan, vm_results=None, addresses=None, images=None, access=Non
             domain['address'] = next((i['address'] for i in domain['interfaces'] if i.get('address')), None)
             if vm['name'] in doors:
                 domain['trainee_access'] = doors[vm['name']]
+            if guest_uris.get(vm['inventory_host']):
+                domain['libvirt_uri'] = guest_uris[vm['inventory_host']]
             entry['domains'].append(domain)
         guests.append(entry)
     return {
@@ -150,20 +154,38 @@ def firewall_rule(rules):
     return dict(('rule%d' % number, command) for number, command in enumerate(commands))
 
 
+def details_problem(details):
+    """What keeps ``details`` (a details file's content) from listing deployed domains, or None."""
+    if not isinstance(details, dict) or 'range_id' not in details:
+        return 'it has no range_id'
+    if not isinstance(details.get('guests'), list):
+        return 'it has no list of guests'
+    for place, guest in enumerate(details['guests']):
+        if not isinstance(guest, dict) or not isinstance(guest.get('domains'), list):
+            return 'guests[%d] has no list of domains' % place
+        for index, domain in enumerate(guest['domains']):
+            missing = [key for key in ('name', 'guest', 'inventory_host') if not isinstance(domain, dict) or not domain.get(key)]
+            if missing:
+                return 'guests[%d].domains[%d] has no %s' % (place, index, ', '.join(missing))
+    return None
+
+
 def inventory_entries(details):
-    """One in-memory inventory host per deployed domain, with the groups the role documents."""
+    """One inventory host per deployed domain: its groups, the variables the role documents, and
+    the connection through its guest agent (``vars``, see _guest_connection.connection_vars)."""
     group = 'kvm_auto_range_cr%s' % ('%s' % details['range_id']).replace('-', '_')
     entries = []
     for guest in details['guests']:
         for domain in guest['domains']:
-            entries.append({
-                'name': domain['name'],
-                'groups': ['kvm_auto_range_guests', group],
-                'ansible_host': domain.get('address'),
-                'guest_id': domain['guest'],
-                'kvm_host': domain['inventory_host'],
-                'entry_point': domain['entry_point'],
-            })
+            host_vars = connection_vars(domain)
+            host_vars.update(
+                kvm_auto_range_guest_id=domain['guest'],
+                kvm_auto_range_kvm_host=domain['inventory_host'],
+                kvm_auto_range_entry_point=bool(domain.get('entry_point')),
+                kvm_auto_range_guest_address=domain.get('address'),
+                kvm_auto_range_instance=domain.get('instance'),
+            )
+            entries.append({'name': domain['name'], 'groups': ['kvm_auto_range_guests', group], 'vars': host_vars})
     return entries
 
 

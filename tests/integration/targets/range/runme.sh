@@ -3,6 +3,8 @@
 # 127.0.0.3, sharing this machine's libvirtd), 4 guests of 2 image configurations, with clones.
 #   check mode on nothing -> nothing created
 #   deploy                -> 2 builds, 3 copies, 4 running guests with their accounts
+#   follow-on plays       -> hostname on every guest through its guest agent, from the deploy's
+#                            in-memory inventory and from the inventory plugin cyris.kvm_auto.range
 #   rerun, check mode     -> changed=0
 #   destroy, destroy      -> nothing left, then changed=0
 # Machine-specific settings come from tests/integration/integration_config.yml when ansible-test
@@ -57,6 +59,11 @@ grep -q 'Would create (or update) once their image is built and on their host: d
 
 step "deploy"
 ansible-playbook deploy.yml "${run[@]}" "$@" | tee "$work/deploy.log"
+
+step "a later playbook reaches every guest through the inventory plugin"
+printf 'plugin: cyris.kvm_auto.range\ndetails_files:\n  - %s/ranges/range_details-cr901.yml\n' "$work" > "$work/guests.cyris_range.yml"
+ansible-inventory -i "$work/guests.cyris_range.yml" --graph
+ansible-playbook -i "$work/guests.cyris_range.yml" follow_on.yml "$@" | tee "$work/follow-on.log"
 
 step "rerun: nothing changes"
 ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/rerun.log"

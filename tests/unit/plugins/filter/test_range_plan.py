@@ -249,11 +249,40 @@ def test_range_details_and_inventory_from_module_results(range_dir):
     assert details['images'][0]['host_file'] == plan['images'][0]['name'][:-len('.qcow2')] + '.' + 'ab' * 8 + '.qcow2'
     assert details['guests'][0]['accounts'] == ['trainee']
     assert details['range_id'] == '42'
+    assert [d['libvirt_uri'] for d in domains] == ['qemu:///system', 'qemu:///system']
+    common = {'ansible_connection': 'community.libvirt.libvirt_qemu', 'ansible_libvirt_uri': 'qemu:///system',
+              'kvm_auto_range_guest_id': 'desktop', 'kvm_auto_range_kvm_host': 'localhost',
+              'kvm_auto_range_entry_point': False}
     assert range_inventory(details) == [
         {'name': 'desktop_cr42_1_1', 'groups': ['kvm_auto_range_guests', 'kvm_auto_range_cr42'],
-         'ansible_host': '192.168.122.57', 'guest_id': 'desktop', 'kvm_host': 'localhost', 'entry_point': False},
+         'vars': dict(common, ansible_host='desktop_cr42_1_1', kvm_auto_range_guest_address='192.168.122.57',
+                      kvm_auto_range_instance=1)},
         {'name': 'desktop_cr42_1_2', 'groups': ['kvm_auto_range_guests', 'kvm_auto_range_cr42'],
-         'ansible_host': None, 'guest_id': 'desktop', 'kvm_host': 'localhost', 'entry_point': False}]
+         'vars': dict(common, ansible_host='desktop_cr42_1_2', kvm_auto_range_guest_address=None,
+                      kvm_auto_range_instance=1)}]
+
+
+@pytest.mark.parametrize('host_vars,expected', [
+    ({}, 'qemu+ssh://kvm1/system'),
+    ({'ansible_host': '192.0.2.7', 'ansible_user': 'root', 'ansible_port': 2222,
+      'ansible_ssh_private_key_file': '/home/lab/.ssh/id_ed25519'},
+     'qemu+ssh://root@192.0.2.7:2222/system?keyfile=/home/lab/.ssh/id_ed25519'),
+    ({'kvm_auto_range_guest_uri': 'qemu+tls://kvm1.example.org/system'}, 'qemu+tls://kvm1.example.org/system'),
+])
+def test_details_name_how_the_controller_reaches_a_remote_hosts_guests(range_dir, host_vars, expected):
+    hostvars = dict(HOSTVARS, kvm1=dict(host_vars, kvm_auto_range_host_id='host_1'))
+    plan = range_public(plan_of(RANGE, range_dir, hostvars=hostvars, inventory_hosts=['kvm1']))
+    assert plan['errors'] == []
+    details = range_details(plan)
+    assert [d['libvirt_uri'] for d in details['guests'][0]['domains']] == [expected, expected]
+    assert [e['vars']['ansible_libvirt_uri'] for e in range_inventory(details)] == [expected, expected]
+
+
+def test_a_guest_uri_that_is_no_uri_is_refused_naming_the_host(range_dir):
+    hostvars = dict(HOSTVARS, kvm1={'kvm_auto_range_host_id': 'host_1', 'kvm_auto_range_guest_uri': 'kvm1 system'})
+    plan = plan_of(RANGE, range_dir, hostvars=hostvars, inventory_hosts=['kvm1'])
+    assert plan['errors'] == ["host kvm1: kvm_auto_range_guest_uri: 'kvm1 system' is not a libvirt URI such as "
+                              "qemu+ssh://root@kvm1.example.org/system"]
 
 
 def check(host, what, rc, stdout='', stderr='', msg=None):

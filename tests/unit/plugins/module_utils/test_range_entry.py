@@ -173,7 +173,7 @@ def _deployed_plan():
 
 def test_the_port_reaches_the_guest_arguments_and_the_details():
     plan = _deployed_plan()
-    layout = host_layout(plan, {}, {'image_dir': '/i', 'disk_dir': '/d'})
+    layout = host_layout(plan, {}, {'image_dir': '/i', 'disk_dir': '/d', 'uri': 'qemu:///system'})
     access = [{'instance': 1, 'guest': 'pc_cr125_1_1', 'host': 'localhost', 'address': '192.0.2.1', 'port': 60003,
                'account': 'trainee01'}]
     steps = deploy_steps(plan, layout, [], '/b', 'default', access=access)
