@@ -437,7 +437,7 @@ def test_plan_malware_after_every_task_in_one_script(files):
     assert script_of(result)[-1].startswith('kvm_auto_nc=$(command -v nc.openbsd) || ')
     assert script_of(result)[-1].endswith('ln -sf "$kvm_auto_nc" /usr/local/libexec/kvm-auto-malware/backdoor || exit 1')
     staged = dict((path, (text, mode)) for path, text, mode in result['files'])
-    assert 'sleep 0.30 & timer=$!' in staged['/stage/malware-miner'][0]
+    assert 'busy=$((30 * hz / 100))' in staged['/stage/malware-miner'][0]
     assert 'ExecStart=/usr/local/libexec/kvm-auto-malware/backdoor -d -k -l 4444\n' in \
         staged['/stage/kvm-auto-malware-backdoor.service'][0]
 
