@@ -360,7 +360,7 @@ def malware_errors(entries):
             value = params.get(key)
             if value is None:
                 continue
-            value = '%s' % value
+            value = '%d' % int(value) if key == 'port' else '%s' % value  # the range has text: 080 is 80
             if (key, value) in owners:
                 errors.append(('%s.%s' % (field, key), '%s is already the %s of %s' % (
                     show(value), key, owners[(key, value)])))

@@ -15,7 +15,8 @@ turns the operations into the lines of a ``--commands-from-file`` file plus the
 files that must be staged beside it (passwords, shell step scripts, firewall
 rules, the programs and units of emulate_malware: _malware), so the whole
 customisation runs in one appliance boot.  Shell steps that follow one another
-(useradd, renames, programs, checks) share one ``run`` script, because each command started in the appliance costs 1.5-2 s under TCG.
+(useradd, renames, programs, checks) share one ``run`` script, because each
+command started in the appliance costs 1.5-2 s under TCG.
 
 Passwords: virt-customize collects every ``--password``/``--root-password`` and
 applies them after all other operations, keyed by account name, and refuses two

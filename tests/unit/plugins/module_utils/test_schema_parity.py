@@ -304,6 +304,8 @@ EDGE_CASES = [
     ('malware name twice', [malware(cpu_utilization=5), malware(cpu_utilization=6)], 'debian-12', False),
     ('malware port twice', [malware('a', 'port_listening', port=80), malware('b', 'port_listening', port='80')],
      'debian-12', False),
+    ('malware port twice, once with a leading zero',
+     [malware('a', 'port_listening', port=80), malware('b', 'port_listening', port='080')], 'debian-12', False),
     ('malware on another OS', [malware(cpu_utilization=5)], 'fedora-38', True),
     ('not a map', ['add_account'], 'debian-12', False),
 ]
