@@ -319,8 +319,8 @@ def check_task_params(ttype, params):
                 errors.append(('', 'missing required key %s' % name))
             continue
         if not _is_text(value):
-            errors.append((name, 'expected %s, got %s' % ('a whole number' if key.kind == 'int' else 'a string',
-                                                         kind_of(value))))
+            wanted = 'a whole number' if key.kind == 'int' else 'a string'
+            errors.append((name, 'expected %s, got %s' % (wanted, kind_of(value))))
             continue
         text = '%s' % value
         if text == '' and not key.required and not key.secret:
