@@ -20,6 +20,12 @@ restricted to names that are never shell or option text: a lower-case letter or
 ``-`` (``first.last`` is fine).  Refused: upper case (Debian's adduser and many
 tools refuse it), a leading digit or ``-``, ``$`` (useradd allows it last for
 Samba machine accounts; it is shell text), spaces and anything else.
+
+emulate_malware names a process: what ``ps``, ``top`` and ``pgrep -x`` show (the kernel's comm,
+at most 15 characters), and also part of a file and a systemd unit name in the guest, so only
+letters, digits, ``_``, ``.`` and ``-``, not ``.`` or ``-`` first.  Each mode takes its own key
+(``cpu_utilization`` for dummy_calculation, ``port`` for port_listening) and refuses the other's,
+so a task never says something that is silently not done.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -50,6 +56,10 @@ PACKAGE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,127}$')
 VERSION_RE = PACKAGE_RE
 INTERPRETER_RE = re.compile(r'^[A-Za-z0-9_./][A-Za-z0-9_./+-]*$')
 _LINE_BREAKS = ('\n', '\r', '\x00')
+PROCESS_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$')
+PROCESS_NAME_RULE = 'up to 15 of A-Z a-z 0-9 _ . -, not . or - first'
+# emulate_malware mode -> the key it needs; each mode refuses the key of the other.
+MALWARE_MODES = OrderedDict([('dummy_calculation', 'cpu_utilization'), ('port_listening', 'port')])
 
 
 def _breaks_line(text):
@@ -153,6 +163,24 @@ def check_args(text):
     return None
 
 
+def check_process_name(text):
+    if not PROCESS_NAME_RE.match(text):
+        return '%s is not a process name (%s)' % (show(text), PROCESS_NAME_RULE)
+    return None
+
+
+def _whole_number(what, lowest, highest):
+    def check(text):
+        if not re.match(r'^[0-9]{1,6}$', text) or not lowest <= int(text) <= highest:
+            return '%s is not %s: a whole number from %d to %d' % (show(text), what, lowest, highest)
+        return None
+    return check
+
+
+check_cpu_utilization = _whole_number('a CPU share in percent', 1, 100)
+check_port = _whole_number('a TCP port', 1, 65535)
+
+
 # ---- the task types
 
 class Key:
@@ -210,10 +238,16 @@ TASK_TYPES = OrderedDict([
     ('firewall_rules', OrderedDict([
         ('rule', Key(check_controller_path, required=True, kind='path')),
     ])),
+    ('emulate_malware', OrderedDict([
+        ('name', Key(check_process_name, required=True)),
+        ('mode', Key(required=True, choices=tuple(MALWARE_MODES))),
+        ('cpu_utilization', Key(check_cpu_utilization, kind='int')),
+        ('port', Key(check_port, kind='int')),
+    ])),
 ])
 BUILD_TASKS = tuple(TASK_TYPES)
 # Types of the CyRIS format that act on a running guest: nothing can bake them into an image.
-RUNTIME_TASKS = ('emulate_attack', 'emulate_malware', 'emulate_traffic_capture_file')
+RUNTIME_TASKS = ('emulate_attack', 'emulate_traffic_capture_file')
 KNOWN_TASKS = BUILD_TASKS + RUNTIME_TASKS
 
 
@@ -285,7 +319,8 @@ def check_task_params(ttype, params):
                 errors.append(('', 'missing required key %s' % name))
             continue
         if not _is_text(value):
-            errors.append((name, 'expected a string, got %s' % kind_of(value)))
+            wanted = 'a whole number' if key.kind == 'int' else 'a string'
+            errors.append((name, 'expected %s, got %s' % (wanted, kind_of(value))))
             continue
         text = '%s' % value
         if text == '' and not key.required and not key.secret:
@@ -300,7 +335,38 @@ def check_task_params(ttype, params):
             errors.append(('', 'modify_account needs new_account or new_passwd'))
         elif clean.get('new_account') is not None and clean.get('new_account') == clean.get('account'):
             errors.append(('new_account', '%s is the current name of the account' % show(clean.pop('new_account'))))
+    if ttype == 'emulate_malware' and clean.get('mode') in MALWARE_MODES:
+        mode = clean['mode']
+        for other_mode, key in MALWARE_MODES.items():
+            given = params.get(key) not in (None, '')
+            if other_mode == mode and not given:
+                errors.append(('', 'mode %s needs %s' % (mode, key)))
+            elif other_mode != mode and given:
+                errors.append((key, '%s is for mode %s; the mode of this task is %s' % (key, other_mode, mode)))
+                clean.pop(key, None)
     return clean, errors
+
+
+def malware_errors(entries):
+    """Clashes between the emulate_malware tasks of one guest: [(field, text)].
+
+    ``entries`` are (field, clean parameters) pairs in task order.  A name is one
+    program and one unit in the guest, and a port can have one listener.
+    """
+    errors = []
+    owners = {}
+    for field, params in entries:
+        for key in ('name', 'port'):
+            value = params.get(key)
+            if value is None:
+                continue
+            value = '%d' % int(value) if key == 'port' else '%s' % value  # the range has text: 080 is 80
+            if (key, value) in owners:
+                errors.append(('%s.%s' % (field, key), '%s is already the %s of %s' % (
+                    show(value), key, owners[(key, value)])))
+            else:
+                owners[(key, value)] = field
+    return errors
 
 
 def secret_values(params):

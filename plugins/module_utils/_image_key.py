@@ -28,6 +28,7 @@ import stat
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import IMAGE_PIECES_DIGEST
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import MASK
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._malware import PIECES_DIGEST as MALWARE_DIGEST
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import format_size
 
 # Bump when the translation of tasks into operations changes what an image holds,
@@ -117,6 +118,10 @@ def _op_summary(op, digests):
         params = {'src': op['src'], 'dst': op['dst'], 'content': digests.get(op['src'])}
     elif kind == 'execute_program':
         params = {'program': op['program'], 'interpreter': op['interpreter'], 'args': list(op['args'])}
+    elif kind == 'emulate_malware':
+        # The program's digest lives in these tasks only: images without them keep their key.
+        params = {'name': op['name'], 'mode': op['mode'], 'cpu_utilization': op['cpu_utilization'], 'port': op['port'],
+                  'program': MALWARE_DIGEST}
     else:
         params = {'rule': op['rule'], 'content': digests.get(op['rule'])}
     return {'task': op['field'], kind: params}

@@ -13,9 +13,10 @@ operations (one per parameter map), each carrying the field path it came from
 (``tasks[2].modify_account[0]``) so every error can name it.  ``plan_build``
 turns the operations into the lines of a ``--commands-from-file`` file plus the
 files that must be staged beside it (passwords, shell step scripts, firewall
-rules), so the whole customisation runs in one appliance boot.  Shell steps that
-follow one another (useradd, renames, programs, checks) share one ``run``
-script, because each command started in the appliance costs 1.5-2 s under TCG.
+rules, the programs and units of emulate_malware: _malware), so the whole
+customisation runs in one appliance boot.  Shell steps that follow one another
+(useradd, renames, programs, checks) share one ``run`` script, because each
+command started in the appliance costs 1.5-2 s under TCG.
 
 Passwords: virt-customize collects every ``--password``/``--root-password`` and
 applies them after all other operations, keyed by account name, and refuses two
@@ -36,12 +37,13 @@ import re
 import shlex
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import (
-    check_password as _password_problem, check_task_params, follow_accounts, params_list_error, pinned_packages,
-    task_type_of, version_pin_error)
+    check_password as _password_problem, check_task_params, follow_accounts, malware_errors, params_list_error,
+    pinned_packages, task_type_of, version_pin_error)
 # Re-exported: _image_key masks with it.
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import MASK  # pylint: disable=unused-import
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
     FORWARDING_FIELD, SSH_FIELD, forwarding_check_command, image_install, ssh_check_command)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._malware import image_install as malware_install
 
 HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 IPTABLES_RESTORE = '/usr/sbin/iptables-restore'
@@ -114,6 +116,9 @@ def normalize_tasks(tasks):
                 key, problem = errors[0]
                 raise ImageInputError('%s.%s' % (place, key) if key else place, problem)
             ops.append(_OPERATIONS[kind](place, clean))
+    clashes = malware_errors([(op['field'], op) for op in ops if op['kind'] == 'emulate_malware'])
+    if clashes:
+        raise ImageInputError(*clashes[0])
     return ops
 
 
@@ -157,6 +162,11 @@ def _firewall_rules(field, params):
     return {'kind': 'firewall_rules', 'field': field, 'rule': rule}
 
 
+def _emulate_malware(field, params):
+    number = dict((key, int(params[key]) if key in params else None) for key in ('cpu_utilization', 'port'))
+    return dict(number, kind='emulate_malware', field=field, name=params['name'], mode=params['mode'])
+
+
 _OPERATIONS = {
     'add_account': _add_account,
     'modify_account': _modify_account,
@@ -164,6 +174,7 @@ _OPERATIONS = {
     'copy_content': _copy_content,
     'execute_program': _execute_program,
     'firewall_rules': _firewall_rules,
+    'emulate_malware': _emulate_malware,
 }
 
 
@@ -367,6 +378,12 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None,
             plan.step(_quote_all([op['interpreter'], op['program']] + op['args']), op['field'])
         elif kind == 'firewall_rules':
             firewall.append(op)
+    # Before the firewall's check step, so every step after the tasks shares one script.
+    files, operations, malware_steps = malware_install([op for op in ops if op['kind'] == 'emulate_malware'],
+                                                       staging_dir)
+    plan.files.extend(files)
+    for name, argument in operations:
+        plan.op(name, argument)
     if firewall:
         rules_file = os.path.join(staging_dir, 'iptables.rules')
         unit_file = os.path.join(staging_dir, FIREWALL_UNIT)
@@ -384,6 +401,8 @@ def plan_build(ops, staging_dir, hostname=None, root_password=None, osinfo=None,
             path=IPTABLES_RESTORE, msg=shlex.quote('firewall_rules: %s is missing in the guest; install iptables first '
                                                    '(install_package name: iptables)' % IPTABLES_RESTORE)),
                   firewall[0]['field'])
+    for command, field in malware_steps:
+        plan.step(command, field)
 
     if require_forwarding:
         plan.step(forwarding_check_command(), FORWARDING_FIELD)

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import (
-    check_task_params, follow_accounts, params_list_error, secret_values, task_type_of, version_pin_error)
+    check_task_params, follow_accounts, malware_errors, params_list_error, secret_values, task_type_of, version_pin_error)
 
 
 def check_tasks(guest_place, raw, chk, resolve_file, template=None):
@@ -32,6 +32,7 @@ def check_tasks(guest_place, raw, chk, resolve_file, template=None):
         return None
     tasks = []
     ops = []
+    malware = []
     ok = True
     for pos, item in enumerate(items):
         field = 'tasks[%d]' % pos
@@ -70,12 +71,14 @@ def check_tasks(guest_place, raw, chk, resolve_file, template=None):
                 clean['name'] = ' '.join(clean['name'].split())
             if 'account' in clean:
                 ops.append(dict(clean, kind=ttype, field=pfield))
+            if ttype == 'emulate_malware':
+                malware.append((pfield, clean))
             if failed:
                 ok = False
             else:
                 normalized.append(clean)
         tasks.append({ttype: normalized})
-    for field, text in follow_accounts(ops)['errors']:
+    for field, text in follow_accounts(ops)['errors'] + malware_errors(malware):
         chk.error('%s.%s' % (guest_place, field), text)
         ok = False
     return tasks if ok else None

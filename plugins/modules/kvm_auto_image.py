@@ -96,8 +96,9 @@ options:
       - Each list item holds exactly one task type mapped to a list of parameter maps.
       - Passwords are applied after all other operations, to the final account name; a password given
         to an account that a later task renames ends up on the new name.
-      - Build-time only; V(emulate_attack), V(emulate_malware) and V(emulate_traffic_capture_file) are
-        rejected with an error, as is O(tasks[].execute_program[].execute_time=after_clone).
+      - Build-time only; V(emulate_attack) and V(emulate_traffic_capture_file) are rejected with an error, as is
+        O(tasks[].execute_program[].execute_time=after_clone). O(tasks[].emulate_malware) is baked into the image
+        as a service that starts at boot.
       - Adding an account that exists (V(root), or one added or renamed to by an earlier task), renaming onto
         such a name, and changing a name that an earlier task renamed away are errors found before the build.
       - The same rules apply when the C(cyris.kvm_auto.kvm_auto_range) role checks a range description, so a
@@ -218,8 +219,41 @@ options:
         description: Not supported at build time; rejected with an error.
         type: raw
       emulate_malware:
-        description: Not supported at build time; rejected with an error.
-        type: raw
+        description:
+          - Dummy malware, baked into the image as a program named O(tasks[].emulate_malware[].name) in
+            C(/usr/local/libexec/kvm-auto-malware) and a systemd unit C(kvm-auto-malware-NAME.service) enabled
+            at boot, so every guest of the image runs it from its first boot.
+          - The process is named O(tasks[].emulate_malware[].name) as C(ps -e), C(top) and C(pgrep -x) show it.
+          - V(dummy_calculation) spins in a POSIX sh loop at about O(tasks[].emulate_malware[].cpu_utilization)
+            percent of one CPU (every second, busy for that many hundredths, then asleep); V(port_listening)
+            is OpenBSD netcat, under that name, listening on TCP O(tasks[].emulate_malware[].port). That one
+            needs C(nc.openbsd) in the image (install the C(netcat-openbsd) package in an install_package task,
+            before or after), else the build fails.
+          - Two tasks of one image may not share a name or a port.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description:
+              - Process name, at most 15 characters (the kernel's limit) of letters, digits, V(_), V(.) and V(-),
+                not V(.) or V(-) first (C(^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$)), for example V(cryptominer).
+            type: str
+            required: true
+          mode:
+            description: What the process does.
+            type: str
+            required: true
+            choices: [dummy_calculation, port_listening]
+          cpu_utilization:
+            description:
+              - CPU share in percent of one CPU, a whole number from 1 to 100.
+              - Required with O(tasks[].emulate_malware[].mode=dummy_calculation), refused with the other mode.
+            type: int
+          port:
+            description:
+              - TCP port to listen on (all addresses), from 1 to 65535.
+              - Required with O(tasks[].emulate_malware[].mode=port_listening), refused with the other mode.
+            type: int
       emulate_traffic_capture_file:
         description: Not supported at build time; rejected with an error.
         type: raw

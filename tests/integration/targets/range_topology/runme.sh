@@ -5,6 +5,7 @@
 #   check mode on nothing -> nothing created; it names the networks and guests it would create
 #   deploy                -> 4 networks, 6 guests with their addresses and host names
 #   from inside           -> traffic as the topology and the rule say, nothing else
+#                            and the server's emulate_malware programs running from its image
 #   rerun, check mode     -> changed=0
 #   destroy, destroy      -> no domain, network or bridge left, then changed=0
 set -eu -o pipefail

@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from ansible_collections.cyris.kvm_auto.plugins.module_utils import _image_key
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_key import (
     CHANGED_SECRET, content_digest, image_key, input_digests, mark_changed_secrets, new_salt, secret_hash, summarize)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import normalize_tasks, secret_fields
@@ -85,6 +86,27 @@ def test_same_inputs_same_key(tree):
 ])
 def test_any_input_changes_the_key(tree, change):
     assert key_of(tree, **change)[0] != key_of(tree)[0]
+
+
+MALWARE = {'name': 'miner', 'mode': 'dummy_calculation', 'cpu_utilization': 30}
+
+
+@pytest.mark.parametrize('other', [
+    dict(MALWARE, name='miner2'),
+    dict(MALWARE, cpu_utilization=31),
+    {'name': 'miner', 'mode': 'port_listening', 'port': 4444},
+])
+def test_malware_tasks_change_the_key(tree, other):
+    keys = set(key_of(tree, tasks=tasks)[0] for tasks in (
+        [], [{'emulate_malware': [MALWARE]}], [{'emulate_malware': [other]}]))
+    assert len(keys) == 3
+
+
+def test_malware_program_enters_the_key_of_its_images_only(tree, monkeypatch):
+    plain, with_malware = key_of(tree, tasks=[])[0], key_of(tree, tasks=[{'emulate_malware': [MALWARE]}])[0]
+    monkeypatch.setattr(_image_key, 'MALWARE_DIGEST', 'sha256:' + '0' * 64)
+    assert key_of(tree, tasks=[])[0] == plain
+    assert key_of(tree, tasks=[{'emulate_malware': [MALWARE]}])[0] != with_malware
 
 
 def test_copied_content_changes_the_key(tree):

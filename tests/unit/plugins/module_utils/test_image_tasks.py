@@ -86,7 +86,46 @@ def plan(tasks, **kwargs):
      'tasks[0].execute_program[0].args', 'cannot be split'),
     ([{'firewall_rules': [{'rule': '/nonexistent/rules'}]}], 'tasks[0].firewall_rules[0].rule', 'not a file'),
     ([{'emulate_attack': [{'attack_type': 'ssh_attack'}]}], 'tasks[0].emulate_attack', 'not supported at build time'),
-    ([{'emulate_malware': [{'name': 'm'}]}], 'tasks[0].emulate_malware', 'not supported at build time'),
+    ([{'emulate_malware': [{'name': 'a/b', 'mode': 'port_listening', 'port': 4444}]}],
+     'tasks[0].emulate_malware[0].name', "'a/b' is not a process name"),
+    ([{'emulate_malware': [{'name': 'x' * 16, 'mode': 'port_listening', 'port': 4444}]}],
+     'tasks[0].emulate_malware[0].name', 'up to 15'),
+    ([{'emulate_malware': [{'name': 'crypto miner', 'mode': 'port_listening', 'port': 4444}]}],
+     'tasks[0].emulate_malware[0].name', "'crypto miner'"),
+    ([{'emulate_malware': [{'name': '-m', 'mode': 'port_listening', 'port': 4444}]}],
+     'tasks[0].emulate_malware[0].name', "'-m'"),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'mining', 'port': 4444}]}], 'tasks[0].emulate_malware[0].mode',
+     "'mining' is not one of dummy_calculation, port_listening"),
+    ([{'emulate_malware': [{'name': 'm', 'port': 4444}]}], 'tasks[0].emulate_malware[0]', 'missing required key mode'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation'}]}], 'tasks[0].emulate_malware[0]',
+     'mode dummy_calculation needs cpu_utilization'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'port_listening', 'cpu_utilization': ''}]}],
+     'tasks[0].emulate_malware[0]', 'mode port_listening needs port'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation', 'cpu_utilization': 101}]}],
+     'tasks[0].emulate_malware[0].cpu_utilization', "'101' is not a CPU share in percent: a whole number from 1 to 100"),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation', 'cpu_utilization': '50%'}]}],
+     'tasks[0].emulate_malware[0].cpu_utilization', "'50%'"),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation', 'cpu_utilization': 0}]}],
+     'tasks[0].emulate_malware[0].cpu_utilization', "'0'"),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation', 'cpu_utilization': 12.5}]}],
+     'tasks[0].emulate_malware[0].cpu_utilization', 'expected a whole number, got a number'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'port_listening', 'port': True}]}],
+     'tasks[0].emulate_malware[0].port', 'expected a whole number, got a boolean'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'port_listening', 'port': 65536}]}],
+     'tasks[0].emulate_malware[0].port', "'65536' is not a TCP port: a whole number from 1 to 65535"),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'port_listening', 'port': 4444, 'cpu_utilization': 5}]}],
+     'tasks[0].emulate_malware[0].cpu_utilization', 'cpu_utilization is for mode dummy_calculation; the mode of this '
+     'task is port_listening'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation', 'cpu_utilization': 5, 'port': 4444}]}],
+     'tasks[0].emulate_malware[0].port', 'port is for mode port_listening'),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'port_listening', 'port': 4444, 'pid': 1}]}],
+     'tasks[0].emulate_malware[0]', "unknown key 'pid'"),
+    ([{'emulate_malware': [{'name': 'm', 'mode': 'port_listening', 'port': 4444}]},
+      {'emulate_malware': [{'name': 'm', 'mode': 'dummy_calculation', 'cpu_utilization': 5}]}],
+     'tasks[1].emulate_malware[0].name', "'m' is already the name of tasks[0].emulate_malware[0]"),
+    ([{'emulate_malware': [{'name': 'a', 'mode': 'port_listening', 'port': 4444},
+                           {'name': 'b', 'mode': 'port_listening', 'port': '4444'}]}],
+     'tasks[0].emulate_malware[1].port', "'4444' is already the port of tasks[0].emulate_malware[0]"),
     ([{'emulate_traffic_capture_file': [{'format': 'pcap'}]}], 'tasks[0].emulate_traffic_capture_file',
      'not supported at build time'),
     ([{'add_account': [], }], 'tasks[0].add_account', 'the list is empty'),
@@ -153,6 +192,19 @@ def test_normalize_flattens_in_order(files):
     assert ops[2]['packages'] == ['tree', 'less']
     assert ops[3]['src'] == str(files / 'dir')
     assert ops[4]['args'] == ['-v', 'two words']
+
+
+@pytest.mark.parametrize('params, op', [
+    ({'name': 'miner', 'mode': 'dummy_calculation', 'cpu_utilization': 40},
+     {'name': 'miner', 'mode': 'dummy_calculation', 'cpu_utilization': 40, 'port': None}),
+    ({'name': 'miner', 'mode': 'dummy_calculation', 'cpu_utilization': '100', 'port': None},
+     {'name': 'miner', 'mode': 'dummy_calculation', 'cpu_utilization': 100, 'port': None}),
+    ({'name': 'sshd', 'mode': 'port_listening', 'port': '4444', 'cpu_utilization': ''},
+     {'name': 'sshd', 'mode': 'port_listening', 'cpu_utilization': None, 'port': 4444}),
+])
+def test_normalize_malware(params, op):
+    assert normalize_tasks([{'emulate_malware': [params]}]) == [
+        dict(op, kind='emulate_malware', field='tasks[0].emulate_malware[0]')]
 
 
 # Password tracking through renames.
@@ -355,6 +407,51 @@ def test_plan_firewall(files):
                                   '-A INPUT -i lo -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n', 0o644),
         ('/stage/kvm-auto-iptables.service', FIREWALL_UNIT_TEXT, 0o644)]
     assert 'ExecStart=/usr/sbin/iptables-restore /etc/iptables/rules.v4' in FIREWALL_UNIT_TEXT
+
+
+def test_plan_malware_after_every_task_in_one_script(files):
+    result = plan([{'emulate_malware': [{'name': 'miner', 'mode': 'dummy_calculation', 'cpu_utilization': 30},
+                                        {'name': 'backdoor', 'mode': 'port_listening', 'port': 4444}]},
+                   {'install_package': [{'name': 'netcat-openbsd'}]},
+                   {'firewall_rules': [{'rule': str(files / 'rules')}]}])
+    lines = result['lines'][len(IDENTITY_LINES):]
+    assert lines[:12] == [
+        'install netcat-openbsd',
+        'mkdir /usr/local/libexec/kvm-auto-malware',
+        'mkdir /etc/systemd/system/multi-user.target.wants',
+        'upload /stage/malware-miner:/usr/local/libexec/kvm-auto-malware/miner',
+        'chmod 0755:/usr/local/libexec/kvm-auto-malware/miner',
+        'upload /stage/kvm-auto-malware-miner.service:/etc/systemd/system/kvm-auto-malware-miner.service',
+        'chmod 0644:/etc/systemd/system/kvm-auto-malware-miner.service',
+        'link /etc/systemd/system/kvm-auto-malware-miner.service:'
+        '/etc/systemd/system/multi-user.target.wants/kvm-auto-malware-miner.service',
+        'upload /stage/kvm-auto-malware-backdoor.service:/etc/systemd/system/kvm-auto-malware-backdoor.service',
+        'chmod 0644:/etc/systemd/system/kvm-auto-malware-backdoor.service',
+        'link /etc/systemd/system/kvm-auto-malware-backdoor.service:'
+        '/etc/systemd/system/multi-user.target.wants/kvm-auto-malware-backdoor.service',
+        'mkdir /etc/iptables',
+    ]
+    # The firewall's check and the link to netcat share the one script after every task.
+    assert lines[-2:] == ['run /stage/steps-0.sh', 'root-password disabled']
+    assert result['scripts'] == [('/stage/steps-0.sh', ['tasks[2].firewall_rules[0]', 'tasks[0].emulate_malware[1]'])]
+    assert script_of(result)[-1].startswith('kvm_auto_nc=$(command -v nc.openbsd) || ')
+    assert script_of(result)[-1].endswith('ln -sf "$kvm_auto_nc" /usr/local/libexec/kvm-auto-malware/backdoor || exit 1')
+    staged = dict((path, (text, mode)) for path, text, mode in result['files'])
+    assert 'busy=$((30 * hz / 100))' in staged['/stage/malware-miner'][0]
+    assert 'ExecStart=/usr/local/libexec/kvm-auto-malware/backdoor -d -k -l 4444\n' in \
+        staged['/stage/kvm-auto-malware-backdoor.service'][0]
+
+
+def test_plan_without_malware_installs_none_of_it():
+    result = plan([{'add_account': [{'account': 'a', 'passwd': 'p'}]}])
+    assert not [line for line in result['lines'] if 'malware' in line]
+
+
+def test_failed_field_names_the_listener_task():
+    result = plan([{'emulate_malware': [{'name': 'backdoor', 'mode': 'port_listening', 'port': 4444}]}])
+    log = ("kvm-auto-step: tasks[0].emulate_malware[0]\ntasks[0].emulate_malware[0]: emulate_malware port_listening "
+           "needs OpenBSD netcat\nvirt-builder: error: /stage/steps-0.sh: command exited with an error\n")
+    assert failed_field(result, log) == 'tasks[0].emulate_malware[0]'
 
 
 def test_firewall_complete_file_alone(files):

@@ -175,7 +175,7 @@ def test_the_corpora_hold_tasks_of_every_type():
         for item in case.values[0]:
             if isinstance(item, dict):
                 seen.update(item)
-    assert set(_cyris_schema.KNOWN_TASKS) - {'emulate_malware', 'emulate_traffic_capture_file'} <= seen
+    assert set(_cyris_schema.KNOWN_TASKS) - {'emulate_traffic_capture_file'} <= seen
     assert len(CORPUS) >= 40
 
 
@@ -201,6 +201,10 @@ def install(**params):
 
 def program(**params):
     return {'execute_program': [dict({'program': '/opt/setup.sh', 'interpreter': 'bash'}, **params)]}
+
+
+def malware(name='miner', mode='dummy_calculation', **params):
+    return {'emulate_malware': [dict(params, name=name, mode=mode)]}
 
 
 EDGE_CASES = [
@@ -281,6 +285,28 @@ EDGE_CASES = [
     ('no task type', [{'add_account': None}], 'debian-12', False),
     ('unknown task type', [{'create_user': [{'account': 'bob'}]}], 'debian-12', False),
     ('runtime task type', [{'emulate_attack': [{'attack_type': 'ssh_attack'}]}], 'debian-12', False),
+    ('malware at a share', [malware(cpu_utilization=1)], 'debian-12', True),
+    ('malware share as text', [malware(cpu_utilization='100')], 'debian-12', True),
+    ('malware share above 100', [malware(cpu_utilization=101)], 'debian-12', False),
+    ('malware share as a fraction', [malware(cpu_utilization=0.5)], 'debian-12', False),
+    ('malware share as a boolean', [malware(cpu_utilization=True)], 'debian-12', False),
+    ('malware without its share', [malware()], 'debian-12', False),
+    ('malware with the key of the other mode', [malware(cpu_utilization=5, port=80)], 'debian-12', False),
+    ('malware listener', [malware('backdoor', 'port_listening', port=65535)], 'debian-12', True),
+    ('malware listener with an empty share', [malware('backdoor', 'port_listening', port=80, cpu_utilization='')],
+     'debian-12', True),
+    ('malware port 0', [malware('backdoor', 'port_listening', port=0)], 'debian-12', False),
+    ('malware name of 15', [malware('m' * 15, cpu_utilization=5)], 'debian-12', True),
+    ('malware name of 16', [malware('m' * 16, cpu_utilization=5)], 'debian-12', False),
+    ('malware name with a slash', [malware('bin/m', cpu_utilization=5)], 'debian-12', False),
+    ('malware name with a space', [malware('m m', cpu_utilization=5)], 'debian-12', False),
+    ('malware name first dot', [malware('.m', cpu_utilization=5)], 'debian-12', False),
+    ('malware name twice', [malware(cpu_utilization=5), malware(cpu_utilization=6)], 'debian-12', False),
+    ('malware port twice', [malware('a', 'port_listening', port=80), malware('b', 'port_listening', port='80')],
+     'debian-12', False),
+    ('malware port twice, once with a leading zero',
+     [malware('a', 'port_listening', port=80), malware('b', 'port_listening', port='080')], 'debian-12', False),
+    ('malware on another OS', [malware(cpu_utilization=5)], 'fedora-38', True),
     ('not a map', ['add_account'], 'debian-12', False),
 ]
 

@@ -6,8 +6,9 @@
 Each guest: its own host name, the addresses the details file gives. Traffic: within a network;
 through the firewall where the rule allows it (office -> servers.srv port 22); refused where no
 rule allows it (office -> servers port 2222 with a listener there, servers -> office); nothing
-between the two instances; no guest reaches the KVM host's sshd. Prints one line per check and
-exits 1 when any fails.
+between the two instances; no guest reaches the KVM host's sshd. The server's emulate_malware
+tasks, from its image: a process named miner at about its CPU share, and a process named backdoor
+that is the listener on port 2222. Prints one line per check and exits 1 when any fails.
 """
 import json
 import socket
@@ -91,8 +92,7 @@ def main(path):
             code, out = run(guest, 'for i in $(seq 120); do nc -z -w 2 127.0.0.1 22 && exit 0; sleep 1; done; exit 1',
                             timeout=150)
             check('%s: its sshd answers on the guest itself' % guest, code == 0, out)
-        # A listener that no rule lets the office reach, on the server.
-        run(srv, 'nohup nc -l -k -p 2222 >/dev/null 2>&1 &')
+        check_malware(srv)
         code, out = run(fw, 'sysctl -n net.ipv4.ip_forward; iptables -S FORWARD')
         check('%s forwards, with a FORWARD policy of DROP' % fw, code == 0 and out.startswith('1') and '-P FORWARD DROP' in out, out)
         ok, out = connects(pc, address[fw]['office'], 22)
@@ -118,6 +118,27 @@ def main(path):
                     check('%s does not reach the KVM host at %s:%d' % (source, addr, port), not ok, out)
     print('%d failed' % len(failures))
     return 1 if failures else 0
+
+
+# The server's emulate_malware tasks (files/range.yml): a share in percent, a port.
+MINER_SHARE = 10
+BACKDOOR_PORT = 2222
+
+
+def check_malware(srv):
+    """The programs baked into the server's image run from its first boot under their own names."""
+    for name in ('miner', 'backdoor'):
+        code, out = run(srv, 'for i in $(seq 60); do pgrep -x %s && exit 0; sleep 1; done; exit 1' % name, timeout=90)
+        check('%s: one process named %s runs (pgrep -x)' % (srv, name), code == 0 and len(out.split()) == 1, out)
+    # CPU time of miner (user + system, in clock ticks) over 10 s of the guest's clock.
+    code, out = run(srv, 'pid=$(pgrep -x miner); t() { set -- $(cut -d" " -f14,15 /proc/$pid/stat); echo $(($1 + $2)); }; '
+                         'a=$(t); sleep 10; b=$(t); echo $(((b - a) * 100 / $(getconf CLK_TCK) / 10))', timeout=60)
+    share = int(out.split()[-1]) if code == 0 and out.split() and out.split()[-1].isdigit() else None
+    # Rough: an emulated guest on a shared machine stretches both the busy and the idle part.
+    check('%s: miner takes about %d%% of a CPU (%s%%)' % (srv, MINER_SHARE, share),
+          share is not None and MINER_SHARE // 4 <= share <= MINER_SHARE * 4, out)
+    code, out = run(srv, 'ss -Hltnp "sport = :%d"' % BACKDOOR_PORT)
+    check('%s: backdoor is the listener on port %d' % (srv, BACKDOOR_PORT), code == 0 and '"backdoor"' in out, out)
 
 
 def connects_from_host(address, port):
