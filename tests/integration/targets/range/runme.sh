@@ -61,7 +61,15 @@ step "deploy"
 ansible-playbook deploy.yml "${run[@]}" "$@" | tee "$work/deploy.log"
 
 step "a later playbook reaches every guest through the inventory plugin"
-printf 'plugin: cyris.kvm_auto.range\ndetails_files:\n  - %s/ranges/range_details-cr901.yml\n' "$work" > "$work/guests.cyris_range.yml"
+# ansible-test sets ANSIBLE_PYTHON_INTERPRETER to a placeholder: the inventory names the guests'
+# Python itself, through the plugin's compose.
+cat > "$work/guests.cyris_range.yml" <<EOF
+plugin: cyris.kvm_auto.range
+details_files:
+  - $work/ranges/range_details-cr901.yml
+compose:
+  ansible_python_interpreter: "'/usr/bin/python3'"
+EOF
 ansible-inventory -i "$work/guests.cyris_range.yml" --graph
 ansible-playbook -i "$work/guests.cyris_range.yml" follow_on.yml "$@" | tee "$work/follow-on.log"
 
