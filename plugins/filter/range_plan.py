@@ -20,6 +20,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files i
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, SSH_HOST_VARS
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
     HOST_DIR_VARS, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout, pending_guests, run_report)
@@ -92,7 +93,8 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
         host_checks=host_checks(sorted(set(used), key=used.index), settings['uri'], settings['network'],
                                 shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
                                 route_hosts=set(n['inventory_host'] for n in plan['networks']),
-                                access_hosts=set(vm['inventory_host'] for vm in plan['vms'] if vm['trainee'])),
+                                access_hosts=set(vm['inventory_host'] for vm in plan['vms'] if vm['trainee']),
+                                capacity=capacity_checks(plan['layout'], plan['images'], settings['uri'], settings['build_dir'])),
         access_entries=access_entries(plan, inventory, settings.get('trainee_address') or None),
         build_batches=batches([i['name'] for i in plan['images']], settings['build_parallel']),
         images_by_name=dict((i['name'], i) for i in plan['images']),
@@ -197,8 +199,13 @@ def range_destroy_targets(plan, recorded=None):
     return destroy_targets(plan, plan['layout'], plain(recorded) if recorded else None)
 
 
-def range_host_problems(check_results, settings, hostvars=None, networks=None):
-    """What the KVM hosts lack, with what to install for each host's OS family; subnets that overlap their routes."""
+def range_host_problems(check_results, settings, hostvars=None, networks=None, plan=None, capacity_check=False,
+                        overlay_allowance=None):
+    """What the KVM hosts lack, with what to install for each host's OS family; subnets that overlap their routes.
+
+    With ``plan`` and ``capacity_check``, also each host that the range does not fit, counting
+    ``overlay_allowance`` per new guest overlay (see _range_capacity).
+    """
     settings = plain(settings)
     results = plain(check_results or [])
     families = {}
@@ -207,7 +214,10 @@ def range_host_problems(check_results, settings, hostvars=None, networks=None):
             families[host] = plain(hostvars[host]['ansible_facts']['os_family'])
         except (KeyError, TypeError):
             continue
-    return host_problems(results, settings['network'], settings['uri'], families, plain(networks or []))
+    problems = host_problems(results, settings['network'], settings['uri'], families, plain(networks or []))
+    if plan and capacity_check:
+        problems.extend(capacity_problems(plain(plan), results, plain(overlay_allowance)))
+    return problems
 
 
 def range_copy_ssh_args(ssh_args, compression=False):

@@ -43,14 +43,15 @@ PORT_CHECKS = ('tcp ports', 'tcp6 ports')
 RUNNING_CHECK = 'running guests'
 
 
-def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_hosts=(), access_hosts=()):
+def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_hosts=(), access_hosts=(), capacity=()):
     """The commands that show whether each KVM host has what the range needs: [{inventory_host, what, argv}].
 
     ``shared_network_hosts``: the hosts whose guests use the shared libvirt network ``network``
     (None: all); ``route_hosts``: the hosts that get topology networks, whose routes are listed
     so that a planned subnet overlapping one of them is refused before any change;
     ``access_hosts``: the hosts of entry points, whose listening ports and running guests tell
-    which trainee ports are free.
+    which trainee ports are free; ``capacity``: the checks of _range_capacity.capacity_checks,
+    added after the others except where a host runs the same check already.
     """
     checks = []
     for host in inventory_hosts:
@@ -68,6 +69,8 @@ def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_
             checks.append({'inventory_host': host, 'what': PORT_CHECKS[1], 'argv': ['cat', '/proc/net/tcp6']})
             checks.append({'inventory_host': host, 'what': RUNNING_CHECK,
                            'argv': ['virsh', '--connect', uri, 'list', '--name', '--state-running']})
+    planned = set((c['inventory_host'], c['what']) for c in checks)
+    checks.extend(c for c in capacity if (c['inventory_host'], c['what']) not in planned)
     return checks
 
 
@@ -99,7 +102,8 @@ def host_problems(check_results, network, uri, os_families=None, planned_network
     problems = []
     families = os_families or {}
     for result in check_results or ():
-        if not isinstance(result, dict) or result.get('skipped'):
+        # The capacity checks have their own reader (_range_capacity.capacity_problems).
+        if not isinstance(result, dict) or result.get('skipped') or result['item'].get('capacity'):
             continue
         host, what = result['item']['inventory_host'], result['item']['what']
         family = families.get(host)

@@ -3,6 +3,7 @@
 # entry point and a server on one network, reached as a trainee would from another machine (a
 # network namespace joined to this host by a veth pair), checked inside through the guest agents
 # (files/check_access.py).
+#   too big, check mode   -> refused with the host's capacity message, nothing made
 #   two deploys at once   -> both end well, one build, every guest running
 #   notification          -> 0600; from the namespace each instance's login lands on its entry point,
 #                            whose access link leads nowhere else
@@ -121,6 +122,25 @@ ip -n "$netns" link set lo up
 # Every command line seen from now on, to look for passwords in at the end.
 python3 files/check_access.py sample-argv "$work/argv-sample.txt" &
 sampler=$!
+
+step "a range that does not fit: refused in check mode, one message for the host, nothing made"
+# 4 new guests with 100T each of overlay allowance need more disk than any host here has.
+before=$(find "$work"/build "$work"/images "$work"/disks "$work"/ranges -printf '%p %m %s\n' | sort)
+rc=0
+ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" -e kvm_auto_range_overlay_allowance=100T "$@" \
+  > "$work/too-big.log" 2>&1 || rc=$?
+cat "$work/too-big.log"
+[ "$rc" != 0 ] || fail "the range that does not fit was not refused"
+# The image and disk directories are on one file system here: counted together.
+grep -F 'host host_1 (localhost): the range does not fit: its guests need ' "$work/too-big.log" |
+  grep -F "of disk in $work/images and $work/disks (" | grep -F '4 new guest overlays of 104857600 MiB' >/dev/null ||
+  fail "no message for host_1 with the disk its guests need in $work/images and $work/disks"
+# Check mode reports the directories whose mode a run would set as changed: what counts is that nothing changed.
+nothing_left
+[ "$(find "$work"/build "$work"/images "$work"/disks "$work"/ranges -printf '%p %m %s\n' | sort)" = "$before" ] ||
+  fail "the refused deploy made or changed files in $work"
+[ ! -e "$lock" ] || fail "the refused deploy left $lock"
+echo "refused before any change"
 
 step "two deploys of the range at the same moment"
 rc_a=0 rc_b=0

@@ -107,7 +107,9 @@ def test_plan_from_yaml_text(range_dir):
     assert plan['used_hosts'] == ['localhost']
     assert plan['host_dirs'] == [{'inventory_host': 'localhost', 'path': SETTINGS['image_dir']},
                                  {'inventory_host': 'localhost', 'path': SETTINGS['disk_dir']}]
-    assert [c['what'] for c in plan['host_checks']] == ['virt-install', 'qemu-img', 'libvirt']
+    assert [c['what'] for c in plan['host_checks']] == ['virt-install', 'qemu-img', 'libvirt', 'memory', 'running guests',
+                                                        'defined guests', 'held images', 'directory devices',
+                                                        'free space', 'built images']
     assert plan['host_checks'][2]['argv'] == ['virsh', '--connect', 'qemu:///system', 'net-info', 'cyris']
     assert plan['build_batches'] == [{'label': plan['images'][0]['name'], 'members': [plan['images'][0]['name']]}]
     assert plan['summary'] == 'range 42: 2 guests on 1 host (localhost) from 1 image (%s)' % plan['images'][0]['name']
