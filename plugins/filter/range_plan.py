@@ -23,7 +23,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
-    HOST_DIR_VARS, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout, pending_guests, run_report)
+    HOST_DIR_VARS, after_clone_steps, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout,
+    pending_guests, run_report)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
@@ -133,7 +134,8 @@ def range_reset_steps(plan, instances, settings):
     plan = plain(plan)
     names, errors = reset_selection(plan, plain(instances))
     guests = [{'name': vm['name'], 'inventory_host': vm['inventory_host']} for vm in plan['vms'] if vm['name'] in names]
-    return {'errors': errors, 'guests': guests, 'names': names, 'guest_batches': _guest_batches(guests, plain(settings))}
+    return {'errors': errors, 'guests': guests, 'names': names, 'guest_batches': _guest_batches(guests, plain(settings)),
+            'after_clone': after_clone_steps(plan, names)}
 
 
 def range_access_hosts(check_results):

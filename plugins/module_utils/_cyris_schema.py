@@ -116,9 +116,37 @@ def _choice(choices):
 
 
 def check_execute_time(text):
-    if text == 'after_clone':
-        return "'after_clone' is not supported: kvm-auto runs programs inside the image at build time, before cloning"
     return _choice(EXECUTE_TIMES)(text)
+
+
+# A program that runs on each clone after its first boot (the role runs it through the guest
+# agent, kvm_auto_guest_exec); every other task is baked into the image.
+AFTER_CLONE = 'after_clone'
+AFTER_CLONE_IN_IMAGE = ("'after_clone' programs run on each clone after its first boot, not in an image: give "
+                        "them to the range (role cyris.kvm_auto.kvm_auto_range), which runs them through the guest agent")
+
+
+def is_after_clone(ttype, params):
+    """Whether one task's parameters are an execute_program to run after cloning."""
+    return ttype == 'execute_program' and isinstance(params, Mapping) and params.get('execute_time') == AFTER_CLONE
+
+
+def program_argv(params):
+    """The argv of an execute_program task: its interpreter, its program, its args split as sh would."""
+    return [params['interpreter'], params['program']] + shlex.split(params.get('args') or '')
+
+
+def build_time_tasks(tasks):
+    """A task list without its after_clone programs (what goes into the image); other items unchanged."""
+    kept = []
+    for item in tasks:
+        if isinstance(item, Mapping) and isinstance(item.get('execute_program'), list):
+            params = [p for p in item['execute_program'] if not is_after_clone('execute_program', p)]
+            if not params:
+                continue
+            item = dict(item, execute_program=params)
+        kept.append(item)
+    return kept
 
 
 def _no_colon(text):

@@ -37,8 +37,8 @@ import re
 import shlex
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import (
-    check_password as _password_problem, check_task_params, follow_accounts, malware_errors, params_list_error,
-    pinned_packages, task_type_of, version_pin_error)
+    AFTER_CLONE_IN_IMAGE, check_password as _password_problem, check_task_params, follow_accounts, is_after_clone,
+    malware_errors, params_list_error, pinned_packages, task_type_of, version_pin_error)
 # Re-exported: _image_key masks with it.
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import MASK  # pylint: disable=unused-import
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
@@ -153,6 +153,8 @@ def _copy_content(field, params):
 
 
 def _execute_program(field, params):
+    if is_after_clone('execute_program', params):
+        raise ImageInputError(field + '.execute_time', AFTER_CLONE_IN_IMAGE)
     return {'kind': 'execute_program', 'field': field, 'program': params['program'],
             'interpreter': params['interpreter'], 'args': shlex.split(params.get('args', ''))}
 

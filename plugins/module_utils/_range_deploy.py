@@ -159,7 +159,15 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
         'copies_by_host': dict((h, [c for c in copies if c['way'] == 'copy' and c['inventory_host'] == h])
                                for h in _unique(c['inventory_host'] for c in copies)),
         'guests': guests,
+        'after_clone': after_clone_steps(plan),
     }
+
+
+def after_clone_steps(plan, names=None):
+    """The guests with after_clone programs (all, or those in ``names``), in plan order:
+    [{name, inventory_host, programs}], the arguments of kvm_auto_guest_exec for each."""
+    return [{'name': vm['name'], 'inventory_host': vm['inventory_host'], 'programs': vm['after_clone']}
+            for vm in plan['vms'] if vm.get('after_clone') and (names is None or vm['name'] in names)]
 
 
 def vm_arguments(vm, host, images, shared_network, access_port=None):

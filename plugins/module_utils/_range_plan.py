@@ -109,6 +109,7 @@ def _vm_entry(guest, name, host, instance=None, index=None, entry_point=False):
         'graphics': None,
         'image': guest.get('image'),
         'accounts': final_accounts(guest.get('tasks')),
+        'after_clone': guest.get('after_clone') or [],
     }
     gtype = guest.get('graphics_type', 'vnc')
     if gtype != 'none':

@@ -17,7 +17,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import (
-    check_task_params, follow_accounts, malware_errors, params_list_error, secret_values, task_type_of, version_pin_error)
+    check_task_params, follow_accounts, is_after_clone, malware_errors, params_list_error, program_argv, secret_values,
+    task_type_of, version_pin_error)
 
 
 def check_tasks(guest_place, raw, chk, resolve_file, template=None):
@@ -82,6 +83,18 @@ def check_tasks(guest_place, raw, chk, resolve_file, template=None):
         chk.error('%s.%s' % (guest_place, field), text)
         ok = False
     return tasks if ok else None
+
+
+def after_clone_programs(guest_place, tasks):
+    """The after_clone programs of normalized ``tasks``, in order: [{argv, label}] for kvm_auto_guest_exec."""
+    programs = []
+    for pos, task in enumerate(tasks or ()):
+        for ttype, params_list in task.items():
+            for ppos, params in enumerate(params_list):
+                if is_after_clone(ttype, params):
+                    programs.append({'argv': program_argv(params),
+                                     'label': '%s.tasks[%d].%s[%d]' % (guest_place, pos, ttype, ppos)})
+    return programs
 
 
 def task_ops(tasks):

@@ -197,7 +197,10 @@ options:
             description: Arguments, split like a shell would split words (no expansion, no redirection).
             type: str
           execute_time:
-            description: V(before_clone) only; V(after_clone) is refused since nothing is cloned at build time.
+            description:
+              - V(before_clone) only; V(after_clone) is refused, since nothing is cloned at build time.
+              - The role R(cyris.kvm_auto.kvm_auto_range,ansible_collections.cyris.kvm_auto.kvm_auto_range_role) runs such
+                programs on each clone after its first boot.
             type: str
             choices: [before_clone, after_clone]
             default: before_clone

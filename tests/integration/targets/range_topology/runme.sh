@@ -7,6 +7,7 @@
 #   from inside           -> traffic as the topology and the rule say, nothing else
 #                            and the server's emulate_malware programs running from its image
 #   rerun, check mode     -> changed=0
+#   after_clone           -> the srv clones ran their program once, after their first boot
 #   destroy, destroy      -> no domain, network or bridge left, then changed=0
 set -eu -o pipefail
 cd "$(dirname "$0")"
@@ -92,6 +93,16 @@ python3 files/check_topology.py "$work/ranges/range_details-cr77.yml"
 step "rerun: nothing changes"
 ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/rerun.log"
 unchanged "$work/rerun.log"
+
+step "the after_clone program ran once on each srv clone, there, with its arguments"
+for instance in 1 2; do
+  log=$(python3 files/guest_exec.py "srv_cr77_${instance}_1" 'cat /var/lib/range-after-clone.log')
+  if [ "$log" != "srv-cr77-${instance}-1 first boot of the clone" ]; then
+    echo "FAIL: srv_cr77_${instance}_1 after_clone log: $log" >&2
+    exit 1
+  fi
+  echo "srv_cr77_${instance}_1: $log"
+done
 
 step "check mode on the deployed range: nothing would change"
 ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/check-warm.log"

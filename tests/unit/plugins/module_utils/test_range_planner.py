@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import after_clone_steps
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import range_details
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file, host_image_pattern, image_file_name
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import clone_name, plan_range
@@ -381,3 +382,27 @@ def test_host_image_file_is_named_after_the_content(name, checksum, expected):
 def test_host_image_file_refuses_what_is_not_a_sha256(checksum):
     with pytest.raises(ValueError, match='is not a sha256 checksum'):
         host_image_file('kvmauto-debian-12-0123456789ab.qcow2', checksum)
+
+
+def test_after_clone_programs_go_to_every_clone_not_into_the_image():
+    _text, data = load(os.path.join(DATA, 'good', 'after_clone.yml'))
+    result = plan(data)
+    assert result['images'][0]['tasks'] == [{'execute_program': [{'program': '/srv/range/build.sh', 'interpreter': 'sh'}]}]
+    assert [vm['after_clone'] for vm in result['vms']] == [[{
+        'argv': ['bash', '/srv/range/setup.sh', '--clone', 'first clone'],
+        'label': 'guest_settings[0] (id=desktop).tasks[0].execute_program[0]'}]]
+
+
+@pytest.mark.parametrize('names,expected', [
+    (None, ['desktop_cr5_1_1']),
+    (['desktop_cr5_1_1'], ['desktop_cr5_1_1']),
+    # A reset of other guests runs nothing here.
+    (['other_cr5_1_1'], []),
+])
+def test_after_clone_steps_name_each_guest_its_host_and_programs(names, expected):
+    _text, data = load(os.path.join(DATA, 'good', 'after_clone.yml'))
+    steps = after_clone_steps(plan(data), names)
+    assert [s['name'] for s in steps] == expected
+    for step in steps:
+        assert step['inventory_host'] == 'localhost'
+        assert [p['argv'][0] for p in step['programs']] == ['bash']
