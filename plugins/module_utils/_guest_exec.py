@@ -175,16 +175,18 @@ def write_marker(agent, path, content):
             raise GuestExecError('cannot make the directory %s of the marker: %s'
                                  % (directory, output_tail(made['stderr'] or made['stdout'])))
     data = content.encode('utf-8')
+    buf = base64.b64encode(data).decode('ascii')
     try:
         handle = agent.command('guest-file-open', {'path': path, 'mode': 'w'})
         try:
-            written = agent.command('guest-file-write', {'handle': handle, 'buf-b64': base64.b64encode(data).decode('ascii')})
+            written = agent.command('guest-file-write', {'handle': handle, 'buf-b64': buf})
         finally:
             agent.command('guest-file-close', {'handle': handle})
     except AgentError as exc:
         raise GuestExecError('cannot write the marker %s: %s' % (path, exc))
     if written.get('count') != len(data):
-        raise GuestExecError('cannot write the marker %s: %s of %d bytes written' % (path, written.get('count'), len(data)))
+        raise GuestExecError('cannot write the marker %s: %s of %d bytes written'
+                             % (path, written.get('count'), len(data)))
 
 
 def run_program(agent, argv, timeout, now=time.monotonic, sleep=time.sleep):
@@ -209,7 +211,7 @@ def run_program(agent, argv, timeout, now=time.monotonic, sleep=time.sleep):
         delay = min(delay * 2, _LONGEST_POLL)
     return {
         'argv': list(argv),
-        'rc': status.get('exitcode') if 'signal' not in status else None,
+        'rc': status.get('exitcode'),
         'signal': status.get('signal'),
         'stdout': decode_output(status.get('out-data')),
         'stderr': decode_output(status.get('err-data')),

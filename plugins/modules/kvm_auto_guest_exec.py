@@ -68,7 +68,9 @@ options:
         elements: str
         required: true
       label:
-        description: What the program is, in messages and RV(results), for example V(guest_settings[1] (id=srv\).tasks[2].execute_program).
+        description:
+          - What the program is, in messages and RV(results), for example
+            V(guest_settings[1] (id=srv\).tasks[2].execute_program).
         type: str
         required: true
   marker:
@@ -86,7 +88,7 @@ options:
     type: int
     default: 600
 notes:
-  - The programs should be safe to run again: after a failure (or a timeout) the next run starts again with the
+  - The programs should be safe to run again. After a failure (or a timeout) the next run starts again with the
     first program, and a reset runs them all again in the fresh guest.
   - The agent runs the programs as its own user (root), with its environment; a program's standard input is empty.
   - Each program's output is captured by the agent and returned only when the program has ended.
@@ -144,14 +146,21 @@ results:
       description: Its standard error, the last 64 KiB of it, decoded as UTF-8 (invalid bytes replaced).
       type: str
   sample:
-    - {label: "guest_settings[1] (id=desktop).tasks[0].execute_program", argv: [/bin/sh, /opt/setup/after_clone.sh, "42"],
-       rc: 0, signal: null, stdout: "configured\n", stderr: ""}
+    - {label: "guest_settings[1] (id=desktop).tasks[0].execute_program",
+       argv: [/bin/sh, /opt/setup/after_clone.sh, "42"], rc: 0, signal: null, stdout: "configured\n", stderr: ""}
+diff:
+  description: The marker's content before (empty when it is missing or could not be read) and after.
+  returned: when O(programs) is not empty
+  type: dict
+  sample: {before: "", after: "3b1f9c0e6c1d2f6a1e0b8d5c4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a59\n",
+           before_header: /var/lib/cyris-kvm-auto/after-clone.done,
+           after_header: /var/lib/cyris-kvm-auto/after-clone.done}
 msg:
   description: The failure, naming the guest, the program's label and command line, and the end of its output.
   returned: failure
   type: str
-  sample: "guest desktop_cr42_1_1: guest_settings[1] (id=desktop).tasks[0].execute_program: /bin/sh /opt/setup/after_clone.sh 42
-    exited with status 2: /opt/setup/after_clone.sh: 3: apache2ctl: not found"
+  sample: "guest desktop_cr42_1_1: guest_settings[1] (id=desktop).tasks[0].execute_program:
+    /bin/sh /opt/setup/after_clone.sh 42 exited with status 2: /opt/setup/after_clone.sh: 3: apache2ctl: not found"
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -179,7 +188,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     name = module.params['name']
     if LIBVIRT_IMPORT_ERROR:
-        module.fail_json(msg='guest %s: %s' % (name, missing_required_lib('libvirt-python')), exception=LIBVIRT_IMPORT_ERROR)
+        module.fail_json(msg='guest %s: %s' % (name, missing_required_lib('libvirt-python')),
+                         exception=LIBVIRT_IMPORT_ERROR)
     try:
         result = guest_exec(module.params, module.check_mode)
     except GuestExecError as error:

@@ -21,6 +21,8 @@ MARKER = '/var/lib/cyris-kvm-auto/after-clone.done'
 FIRST = {'label': 'guest_settings[0] (id=srv).tasks[0].execute_program', 'argv': ['/bin/sh', '-c', 'echo one']}
 SECOND = {'label': 'guest_settings[0] (id=srv).tasks[1].execute_program', 'argv': ['touch', '/tmp/two']}
 PROGRAMS = [FIRST, SECOND]
+# How the marker's directory is made.
+MKDIR = ['mkdir', '-p', '/var/lib/cyris-kvm-auto']
 
 
 def _b64(data):
@@ -122,9 +124,9 @@ class FakeGuest:
         return {}
 
 
-def _ensure(guest, programs=PROGRAMS, check_mode=False, timeout=60, agent_timeout=30, clock=None):
+def _ensure(guest, check_mode=False, timeout=60, agent_timeout=30, clock=None):
     clock = clock or FakeClock()
-    return ensure_ran(guest, programs, MARKER, timeout, agent_timeout, check_mode, now=clock.now, sleep=clock.sleep)
+    return ensure_ran(guest, PROGRAMS, MARKER, timeout, agent_timeout, check_mode, now=clock.now, sleep=clock.sleep)
 
 
 DIGEST_LINE = (programs_digest(PROGRAMS) + '\n').encode('ascii')
@@ -141,7 +143,7 @@ def test_the_marker_decides_whether_the_programs_run(marker, runs):
     guest = FakeGuest(files={MARKER: marker} if marker is not None else {})
     result = _ensure(guest)
     assert result['changed'] is runs
-    assert guest.executed == ([FIRST['argv'], SECOND['argv'], ['mkdir', '-p', '/var/lib/cyris-kvm-auto']] if runs else [])
+    assert guest.executed == ([FIRST['argv'], SECOND['argv'], MKDIR] if runs else [])
     assert guest.files[MARKER] == DIGEST_LINE
     assert [r['label'] for r in result['results']] == ([FIRST['label'], SECOND['label']] if runs else [])
     assert result['digest'] == programs_digest(PROGRAMS)
@@ -175,20 +177,23 @@ def test_check_mode_with_the_marker_in_place_is_no_change():
 
 
 def test_no_programs_do_nothing_and_never_reach_theFakeGuest():
-    assert ensure_ran(None, [], MARKER, 60, 30, False) == {'changed': False, 'digest': programs_digest([]), 'results': []}
+    result = ensure_ran(None, [], MARKER, 60, 30, False)
+    assert result == {'changed': False, 'digest': programs_digest([]), 'results': []}
 
 
 def test_no_programs_need_no_libvirt(monkeypatch):
     def refuse(uri):
         raise AssertionError('connected to %s' % uri)
     monkeypatch.setattr(guest_exec_utils, 'GuestConnection', refuse)
-    params = {'name': 'srv', 'uri': 'qemu:///system', 'programs': [], 'marker': MARKER, 'timeout': 1, 'agent_timeout': 1}
+    params = {'name': 'srv', 'uri': 'qemu:///system', 'programs': [], 'marker': MARKER,
+              'timeout': 1, 'agent_timeout': 1}
     assert not guest_exec(params, False)['changed']
 
 
 @pytest.mark.parametrize('outcome, message', [
     ({'rc': 3, 'err': b'line1\nno such user: bob\n', 'out': b'ignored\n'},
-     "guest_settings[0] (id=srv).tasks[0].execute_program: /bin/sh -c 'echo one' exited with status 3: line1\nno such user: bob"),
+     "guest_settings[0] (id=srv).tasks[0].execute_program: /bin/sh -c 'echo one' exited with status 3: "
+     "line1\nno such user: bob"),
     ({'rc': 1, 'out': b'only stdout\n'},
      "guest_settings[0] (id=srv).tasks[0].execute_program: /bin/sh -c 'echo one' exited with status 1: only stdout"),
     ({'rc': 2},
@@ -196,7 +201,8 @@ def test_no_programs_need_no_libvirt(monkeypatch):
     ({'signal': 9, 'err': b'partial\n'},
      "guest_settings[0] (id=srv).tasks[0].execute_program: /bin/sh -c 'echo one' was killed by signal 9: partial"),
     ({'missing': True},
-     "guest_settings[0] (id=srv).tasks[0].execute_program: cannot start /bin/sh -c 'echo one': guest-exec: internal error: "
+     "guest_settings[0] (id=srv).tasks[0].execute_program: cannot start /bin/sh -c 'echo one': "
+     "guest-exec: internal error: "
      "Failed to execute child process \u201c/bin/sh\u201d (No such file or directory)"),
 ])
 def test_a_failing_program_stops_the_run_without_a_marker(outcome, message):
@@ -219,7 +225,7 @@ def test_the_second_failing_returns_the_first_result_and_a_rerun_starts_again():
     assert [r['rc'] for r in failed.value.results] == [0, 1]
     guest.outcomes = {}
     assert _ensure(guest)['changed']
-    assert guest.executed == [FIRST['argv'], SECOND['argv'], FIRST['argv'], SECOND['argv'], ['mkdir', '-p', '/var/lib/cyris-kvm-auto']]
+    assert guest.executed == [FIRST['argv'], SECOND['argv'], FIRST['argv'], SECOND['argv'], MKDIR]
 
 
 def test_a_program_that_runs_too_long_fails_with_its_label():
@@ -245,10 +251,11 @@ def test_a_slow_program_is_waited_for():
 
 
 def test_a_failed_marker_directory_fails_naming_it():
-    guest = FakeGuest(outcomes={('mkdir', '-p', '/var/lib/cyris-kvm-auto'): {'rc': 1, 'err': b'mkdir: Permission denied\n'}})
+    guest = FakeGuest(outcomes={tuple(MKDIR): {'rc': 1, 'err': b'mkdir: Permission denied\n'}})
     with pytest.raises(GuestExecError) as failed:
         _ensure(guest)
-    assert str(failed.value) == 'cannot make the directory /var/lib/cyris-kvm-auto of the marker: mkdir: Permission denied'
+    assert str(failed.value) == ('cannot make the directory /var/lib/cyris-kvm-auto of the marker: '
+                                 'mkdir: Permission denied')
     assert len(failed.value.results) == 2 and MARKER not in guest.files
 
 
@@ -308,7 +315,8 @@ def test_the_agent_is_waited_for():
 
 
 @pytest.mark.parametrize('running, message', [
-    (True, 'qemu-guest-agent did not answer guest-ping within agent_timeout=10 s: guest-ping: Guest agent is not responding'),
+    (True, 'qemu-guest-agent did not answer guest-ping within agent_timeout=10 s: '
+           'guest-ping: Guest agent is not responding'),
     (False, 'the guest stopped before its qemu-guest-agent answered'),
 ])
 def test_an_agent_that_never_answers_fails(running, message):
@@ -324,7 +332,8 @@ def test_a_dead_agent_is_not_taken_for_a_missing_marker():
     guest.alive = False
     with pytest.raises(GuestExecError) as failed:
         read_marker(guest, MARKER)
-    assert str(failed.value).startswith('qemu-guest-agent stopped answering while reading the marker %s: guest-ping:' % MARKER)
+    assert str(failed.value).startswith(
+        'qemu-guest-agent stopped answering while reading the marker %s: guest-ping:' % MARKER)
 
 
 def test_an_unreadable_marker_is_not_run():

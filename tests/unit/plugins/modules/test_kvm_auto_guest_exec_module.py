@@ -39,7 +39,8 @@ def test_no_programs_are_no_change(tmp_path):
 
 
 @pytest.mark.parametrize('args, message', [
-    ({'name': 'absent', 'programs': [PROGRAM]}, 'guest absent: there is no libvirt domain of this name at test:///default'),
+    ({'name': 'absent', 'programs': [PROGRAM]},
+     'guest absent: there is no libvirt domain of this name at test:///default'),
     ({'name': 'test', 'programs': [PROGRAM], 'agent_timeout': 0},
      'guest test: qemu-guest-agent did not answer guest-ping within agent_timeout=0 s: guest-ping: '
      'this function is not supported by the connection driver: virDomainQemuAgentCommand'),
