@@ -12,7 +12,7 @@ export ANSIBLE_COLLECTIONS_PATH="$work/installed"
 # --no-deps: community.libvirt (galaxy.yml) comes from a collection server, out of reach here.
 ansible-galaxy collection install --offline --no-deps --force -p "$work/installed" "$tarball"
 ansible-doc --list cyris.kvm_auto --type module | tee "$work/modules"
-for module in kvm_auto_image kvm_auto_vm; do
+for module in kvm_auto_image kvm_auto_vm kvm_auto_guest_exec; do
     grep -q "^cyris.kvm_auto.$module " "$work/modules" || { echo "module $module missing from the tarball" >&2; exit 1; }
     ansible-doc cyris.kvm_auto.$module > /dev/null
 done

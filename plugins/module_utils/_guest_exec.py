@@ -61,6 +61,10 @@ class AgentError(GuestExecError):
     """The agent, or libvirt talking to it, refused a command; the message is theirs."""
 
 
+class GuestNotRunning(GuestExecError):
+    """The domain does not exist or is not running (in check mode: not created yet)."""
+
+
 class GuestAgent:
     """The qemu-guest-agent of one libvirt domain; every failure raises AgentError."""
 
@@ -96,11 +100,11 @@ class GuestConnection(LibvirtConnection):
             dom = self.conn.lookupByName(name)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                raise GuestExecError('there is no libvirt domain of this name at %s' % self.uri)
+                raise GuestNotRunning('there is no libvirt domain of this name at %s' % self.uri)
             raise GuestExecError('cannot look up the domain in libvirt: %s' % exc)
         agent = GuestAgent(dom)
         if not agent.running():
-            raise GuestExecError('the domain is not running: start it first')
+            raise GuestNotRunning('the domain is not running: start it first')
         return agent
 
 
@@ -287,7 +291,13 @@ def guest_exec(params, check_mode):
         return ensure_ran(None, [], params['marker'], params['timeout'], params['agent_timeout'], check_mode)
     connection = GuestConnection(params['uri'])
     try:
-        agent = connection.agent(params['name'])
+        try:
+            agent = connection.agent(params['name'])
+        except GuestNotRunning:
+            if not check_mode:
+                raise
+            # A check-mode deploy has not created (or started) the guest yet: its programs would run.
+            return {'changed': True, 'digest': programs_digest(params['programs']), 'results': []}
         return ensure_ran(agent, params['programs'], params['marker'], params['timeout'], params['agent_timeout'],
                           check_mode)
     finally:

@@ -33,7 +33,10 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: It waits for the agent and reads the marker; no program runs and nothing is written.
+    details:
+      - It waits for the agent and reads the marker; no program runs and nothing is written.
+      - A domain that does not exist or run yet (a check-mode deploy has not made it) is reported as a change: its
+        programs would run.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full

@@ -52,3 +52,10 @@ def test_failures_name_the_guest(tmp_path, args, message):
     result = _run_module(tmp_path, **args)
     assert result['failed'] and result['msg'] == message
     assert result['results'] == []
+
+
+@pytest.mark.parametrize('name', ['absent'])
+def test_check_mode_before_the_guest_exists_says_the_programs_would_run(tmp_path, name):
+    result = _run_module(tmp_path, name=name, programs=[PROGRAM], _ansible_check_mode=True)
+    assert not result.get('failed'), result
+    assert result['changed'] and result['results'] == []
