@@ -35,8 +35,8 @@ attributes:
     support: full
     details:
       - It waits for the agent and reads the marker; no program runs and nothing is written.
-      - A domain that does not exist or run yet (a check-mode deploy has not made it) is reported as a change: its
-        programs would run.
+      - A domain that does not exist or run yet (a check-mode deploy has not made it) is reported as a change, since
+        its programs would run.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
