@@ -148,6 +148,15 @@ def wait_agent(agent, timeout, now=time.monotonic, sleep=time.sleep):
         sleep(_PING_INTERVAL)
 
 
+def _on_file(agent, path, mode, name, arguments):
+    """The agent's answer to ``name`` (guest-file-read or -write) on ``path`` opened with ``mode``, closed after."""
+    handle = agent.command('guest-file-open', {'path': path, 'mode': mode})
+    try:
+        return agent.command(name, dict(arguments, handle=handle))
+    finally:
+        agent.command('guest-file-close', {'handle': handle})
+
+
 def read_marker(agent, path):
     """The marker's content, or None when the agent cannot read it (missing, unreadable).
 
@@ -155,11 +164,7 @@ def read_marker(agent, path):
     agent raises, rather than running every program again.
     """
     try:
-        handle = agent.command('guest-file-open', {'path': path, 'mode': 'r'})
-        try:
-            read = agent.command('guest-file-read', {'handle': handle, 'count': _MARKER_READ})
-        finally:
-            agent.command('guest-file-close', {'handle': handle})
+        read = _on_file(agent, path, 'r', 'guest-file-read', {'count': _MARKER_READ})
     except AgentError as read_error:
         try:
             agent.command('guest-ping')
@@ -181,11 +186,7 @@ def write_marker(agent, path, content):
     data = content.encode('utf-8')
     buf = base64.b64encode(data).decode('ascii')
     try:
-        handle = agent.command('guest-file-open', {'path': path, 'mode': 'w'})
-        try:
-            written = agent.command('guest-file-write', {'handle': handle, 'buf-b64': buf})
-        finally:
-            agent.command('guest-file-close', {'handle': handle})
+        written = _on_file(agent, path, 'w', 'guest-file-write', {'buf-b64': buf})
     except AgentError as exc:
         raise GuestExecError('cannot write the marker %s: %s' % (path, exc))
     if written.get('count') != len(data):
