@@ -84,14 +84,15 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
     except RangeError as exc:
         return {'errors': exc.errors, 'range_id': None}
     used = [h['inventory_host'] for h in plan['layout'] if h['used']]
+    used_hosts = sorted(set(used), key=used.index)
     plan.update(
         errors=[],
-        used_hosts=sorted(set(used), key=used.index),
+        used_hosts=used_hosts,
         host_dirs=host_dirs(plan['layout']),
         hosts_to_add=[h for h in plan['layout'] if h['add_host'] and h['used']],
         # The controller's own lock covers a KVM host that is the controller itself.
         lock_hosts=[h['inventory_host'] for h in plan['layout'] if h['used'] and not h['local']],
-        host_checks=host_checks(sorted(set(used), key=used.index), settings['uri'], settings['network'],
+        host_checks=host_checks(used_hosts, settings['uri'], settings['network'],
                                 shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
                                 route_hosts=set(n['inventory_host'] for n in plan['networks']),
                                 access_hosts=set(vm['inventory_host'] for vm in plan['vms'] if vm['trainee']),
