@@ -10,7 +10,9 @@ core=2.19
 if [ "${1:-}" = --core ]; then core=$2; shift 2; fi
 # shellcheck source=scripts/env.sh
 . "$here/env.sh" "$core"
-tree="$KVM_AUTO_WORK/ansible-test/$core/ansible_collections/cyris/kvm_auto"
+# One tree per ansible-core, command and lane (KVM_AUTO_TEST_LANE): scripts/test.sh runs some
+# tiers side by side, and a sync for one run must not delete what another is using.
+tree="$KVM_AUTO_WORK/ansible-test/$core-${1:-none}${KVM_AUTO_TEST_LANE:+-$KVM_AUTO_TEST_LANE}/ansible_collections/cyris/kvm_auto"
 mkdir -p "$tree"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard) |
   rsync -a --delete --from0 --files-from=- "$top/" "$tree/"

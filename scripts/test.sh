@@ -8,6 +8,9 @@
 #   e2e     ansible-test integration targets that build, boot and check real guests, the
 #           molecule scenario of the kvm_auto_range role, and scripts/deploy-example.sh
 #
+# With e2e, the other tiers and the two small module targets run beside the first e2e targets
+# (one busy core each); the range targets, which boot several guests at once, run alone.
+#
 #   scripts/test.sh                 # every tier (as root)
 #   scripts/test.sh unit lint       # only the named tiers
 #
@@ -31,22 +34,26 @@ if [ "$setup_part" = all ]; then "$here/setup.sh"; else "$here/setup.sh" python;
 # shellcheck source=scripts/env.sh
 lint_home=$(. "$here/env.sh" 2.19 && echo "$KVM_AUTO_WORK/lint-home")
 
-results=()
-passed=0
-failed=0
+# Each tier's outcome is a line of this file, so that tiers run in the background count too.
+results_file=$(mktemp)
+lane_log=$(mktemp)
+trap 'rm -f "$results_file" "$lane_log"' EXIT
+order=0
 run_tier() {  # run_tier NAME CORE COMMAND...: run with that ansible-core's environment, time it, keep the outcome
-    local name=$1 core=$2 start rc=0
+    local name=$1 core=$2 start rc=0 place
     shift 2
+    order=$((order + 1))
+    place=$order
     echo "== test: $name"
     start=$(date +%s)
     # shellcheck source=scripts/env.sh
     (. "$here/env.sh" "$core" && cd "$top" && "$@") || rc=$?
-    results+=("$(printf '%-34s %s (%ds)' "$name" "$([ "$rc" = 0 ] && echo passed || echo FAILED)" $(($(date +%s) - start)))")
-    if [ "$rc" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    printf '%03d %-34s %s (%ds)\n' "$place" "$name" "$([ "$rc" = 0 ] && echo passed || echo FAILED)" \
+        $(($(date +%s) - start)) >> "$results_file"
 }
 
-for tier in "${tiers[@]}"; do
-    case $tier in
+run_python_tier() {  # run_python_tier unit|lint|sanity|build
+    case $1 in
         unit)
             run_tier "unit (ansible-core 2.19)" 2.19 python -m pytest -q tests/unit
             run_tier "unit (ansible-core 2.21)" 2.21 python -m pytest -q tests/unit
@@ -68,20 +75,52 @@ for tier in "${tiers[@]}"; do
             run_tier "sanity (ansible-core 2.21)" 2.21 "$here/ansible-test.sh" --core 2.21 sanity --python 3.12 --color no ;;
         build)
             run_tier "collection build and install" 2.19 "$here/check-build.sh" ;;
-        e2e)
-            for target in template_repo kvm_auto_image kvm_auto_vm kvm_auto_network range range_topology range_access; do
-                run_tier "e2e $target" 2.19 "$here/ansible-test.sh" --core 2.19 integration --local \
-                    --python 3.11 --allow-destructive --allow-root --color no "$target"
-            done
-            # The range role once more, given as variables, through its molecule scenario.
-            run_tier "e2e molecule kvm_auto_range" 2.19 env NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 \
-                sh -c 'cd roles/kvm_auto_range && exec molecule test'
-            # The operator's path: the README's example deployment, rerun and destroyed twice.
-            run_tier "e2e example" 2.19 "$here/e2e-example.sh" ;;
     esac
+}
+
+run_e2e_target() {  # run_e2e_target TARGET: one ansible-test integration target
+    run_tier "e2e $1" 2.19 "$here/ansible-test.sh" --core 2.19 integration --local \
+        --python 3.11 --allow-destructive --allow-root --color no "$1"
+}
+
+python_tiers=()
+with_e2e=false
+for tier in "${tiers[@]}"; do
+    if [ "$tier" = e2e ]; then with_e2e=true; else python_tiers+=("$tier"); fi
 done
 
+if [ "$with_e2e" = true ]; then
+    # The first e2e targets build images and boot one guest at a time: each keeps one core busy.
+    # The Python tiers and the small module targets run beside them on the other core, their
+    # output held back until they end so that the two lanes do not interleave.
+    echo "== test: ${python_tiers[*]} kvm_auto_vm kvm_auto_network run beside template_repo kvm_auto_image;" \
+        "their output follows those"
+    (
+        export KVM_AUTO_TEST_LANE=beside
+        for tier in "${python_tiers[@]}"; do run_python_tier "$tier"; done
+        order=500
+        run_e2e_target kvm_auto_vm
+        run_e2e_target kvm_auto_network
+    ) > "$lane_log" 2>&1 &
+    lane_pid=$!
+    order=600
+    run_e2e_target template_repo
+    run_e2e_target kvm_auto_image
+    wait "$lane_pid" || true
+    cat "$lane_log"
+    for target in range range_topology range_access; do run_e2e_target "$target"; done
+    # The range role once more, given as variables, through its molecule scenario.
+    run_tier "e2e molecule kvm_auto_range" 2.19 env NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 \
+        sh -c 'cd roles/kvm_auto_range && exec molecule test'
+    # The operator's path: the README's example deployment, rerun and destroyed twice.
+    run_tier "e2e example" 2.19 "$here/e2e-example.sh"
+else
+    for tier in "${python_tiers[@]}"; do run_python_tier "$tier"; done
+fi
+
 echo "== test: summary"
-printf '%s\n' "${results[@]}"
+sort -n "$results_file" | cut -c5-
+passed=$(grep -c ' passed (' "$results_file" || true)
+failed=$(grep -c ' FAILED (' "$results_file" || true)
 echo "tiers: $passed passed, $failed failed"
 [ "$failed" = 0 ]
