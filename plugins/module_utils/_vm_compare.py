@@ -61,7 +61,9 @@ def differences(desired, current):
         fields.append('graphics')
     if desired['disk'] is not None and current['disks'][:1] != [desired['disk']]:
         fields.append('disk')
-    if desired.get('identity') is not None and desired['identity'] != current.get('identity'):
+    # An identity still inline in the definition (an older release) moves to its file.
+    if desired.get('identity') is not None and (desired['identity'] != current.get('identity')
+                                                or not current.get('identity_file')):
         fields.append('identity')
     if desired.get('access') is not None and desired['access'] != access_view(current.get('access')):
         fields.append('access')

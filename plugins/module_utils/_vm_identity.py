@@ -7,17 +7,23 @@
 
 """The guest identity in a domain definition: ``<sysinfo type='fwcfg'>``, read and written.
 
-libvirt turns ``<sysinfo type='fwcfg'><entry name='opt/...'>TEXT</entry></sysinfo>`` into a QEMU
-``-fw_cfg name=opt/...,string=TEXT``, which the guest reads from sysfs (see _guest_identity).
-libvirt 9.0 keeps the line breaks of TEXT (checked with virsh define and dumpxml) but passes its
-commas to QEMU unescaped, so TEXT is stored encoded (_guest_identity.fw_cfg_encode) and decoded
-when read back; callers only see the plain text.  Both functions are pure.
+The identity text may hold the trainee's password hash, so it is not put in the definition:
+it is written to ``DISK_DIR/NAME.identity`` (mode 0600, root's; libvirt hands it to QEMU for
+the guest's run) and the definition names that file:
+``<sysinfo type='fwcfg'><entry name='opt/...' file='PATH'/></sysinfo>``, which libvirt turns
+into ``-fw_cfg name=opt/...,file=PATH``: on QEMU's command line there is only the path. The
+guest reads the entry from sysfs (see _guest_identity).  The file holds the text encoded as the
+inline form of earlier releases did (_guest_identity.fw_cfg_encode: no commas), so one guest
+service reads both; an inline entry is still read, and replaced by a file at the next change.
+Everything here is pure but ``read_identity_file`` and ``write_identity_file``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import tempfile
 import xml.etree.ElementTree as ET
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_identity import (
@@ -31,14 +37,27 @@ def _entries(root):
             for entry in sysinfo.findall('entry') if entry.get('name') == IDENTITY_ENTRY]
 
 
+def identity_file_path(disk_dir, name):
+    """Where kvm_auto_vm keeps the identity of guest ``name``: beside its disk, where QEMU reaches."""
+    return os.path.join(disk_dir, '%s.identity' % name)
+
+
 def domain_identity(root):
-    """The identity text of a parsed domain definition ``root``; None when it carries none."""
+    """(inline identity text, identity file path) of a parsed domain definition ``root``.
+
+    At most one is set; both are None when the domain carries no identity."""
     found = _entries(root)
-    return fw_cfg_decode(found[0][1].text or '') if found else None
+    if not found:
+        return None, None
+    entry = found[0][1]
+    if entry.get('file'):
+        return None, entry.get('file')
+    return fw_cfg_decode(entry.text or ''), None
 
 
-def set_identity(xml, text):
-    """``xml`` (domain XML text) carrying the identity ``text``; other fw_cfg entries are kept."""
+def set_identity(xml, path):
+    """``xml`` (domain XML text) whose identity entry names the file ``path``; other fw_cfg
+    entries are kept."""
     root = ET.fromstring(xml)
     for sysinfo, entry in _entries(root):
         sysinfo.remove(entry)
@@ -48,5 +67,28 @@ def set_identity(xml, text):
         # libvirt writes <sysinfo> before <os>.
         anchor = root.find('os')
         root.insert(list(root).index(anchor) if anchor is not None else len(root), sysinfo)
-    ET.SubElement(sysinfo, 'entry', {'name': IDENTITY_ENTRY}).text = fw_cfg_encode(text)
+    ET.SubElement(sysinfo, 'entry', {'name': IDENTITY_ENTRY, 'file': path})
     return ET.tostring(root, encoding='unicode')
+
+
+def read_identity_file(path):
+    """The identity text in the file ``path``; None when there is no such file."""
+    try:
+        with open(path, 'rb') as handle:
+            return fw_cfg_decode(handle.read().decode('utf-8'))
+    except (IOError, OSError):
+        return None
+
+
+def write_identity_file(path, text):
+    """Write the identity ``text`` to ``path`` (0600 from its creation), through a temporary file
+    and a rename: a guest starting meanwhile reads the old text or the new, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(fw_cfg_encode(text).encode('utf-8'))
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._libvirt_common import (
     LIBVIRT_IMPORT_ERROR, LibvirtConnection, find_ours, libvirt)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import domain_access
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity, read_identity_file
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     LIBOSINFO_NS, METADATA_NS, VmError)
 
@@ -142,7 +142,9 @@ def parse_domain_xml(xml):
         'disks': disks,
         'console_log': console_log,
         'osinfo_url': osinfo.get('id') if osinfo is not None else None,
-        'identity': domain_identity(root),
+        # The text of an inline entry (an older definition); a file's text is read by inspect().
+        'identity': domain_identity(root)[0],
+        'identity_file': domain_identity(root)[1],
         'access': domain_access(xml),
         'ours': _ours(root),
     }
@@ -251,6 +253,15 @@ def remove_console_log(path, configured):
     return True
 
 
+def remove_identity_file(path, configured):
+    """Delete the identity file of a removed guest: only when the domain names the file
+    kvm_auto_vm keeps for it (``_vm_identity.identity_file_path``). Return whether it did."""
+    if not path or path != configured or not os.path.exists(path):
+        return False
+    os.unlink(path)
+    return True
+
+
 def read_console(path, offset):
     """(text written since ``offset``, new offset); starts over when the log was truncated."""
     try:
@@ -288,6 +299,8 @@ class Libvirt(LibvirtConnection):
         except libvirt.libvirtError as exc:
             raise VmError('cannot read the domain from libvirt: %s' % exc)
         current = parse_domain_xml(xml)
+        if current['identity_file']:
+            current['identity'] = read_identity_file(current['identity_file'])
         current.update({'xml': xml, 'state': state, 'autostart': autostart,
                         'live_access': domain_access(self._live_xml(dom)) if state != STOPPED else None})
         return current

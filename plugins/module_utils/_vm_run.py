@@ -28,9 +28,10 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_access import (
     AccessError, placed, placement_ok)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_disk import (
     create_guest_disk, image_info_argv, parse_image_info, remove_disks, target_size)
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import set_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import (
+    identity_file_path, set_identity, write_identity_file)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import (
-    Libvirt, patch_domain_xml, remove_console_log)
+    Libvirt, patch_domain_xml, remove_console_log, remove_identity_file)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     METADATA_NS, VmError, complete_guest, desired_guest, osinfo_list_argv, parse_osinfo_list, resolve_osinfo, set_metadata,
     virt_install_argv)
@@ -248,6 +249,7 @@ class VmRun:
             'image': desired['image'], 'image_format': None, 'image_identity': None, 'osinfo': self.osinfo, 'disks': []}
         ours['disks'] = list(ours['disks'])
         created_disk = None
+        created_identity = None
         defined = False
         try:
             if 'create_disk' in actions:
@@ -268,8 +270,13 @@ class VmRun:
                 definition = [f for f in fields if f in DEFINITION_FIELDS]
                 xml = set_metadata(patch_domain_xml(current['xml'], fresh, definition), ours)
             if xml is not None and desired['identity'] is not None:
-                # virt-install cannot render it; the rest of the definition is kept as it is.
-                xml = set_identity(xml, desired['identity'])
+                # virt-install cannot render it; the rest of the definition is kept as it is. The
+                # file is written first: QEMU reads it when the guest starts.
+                path = identity_file_path(desired['disk_dir'], self.name)
+                if not os.path.exists(path):
+                    created_identity = path
+                write_identity_file(path, desired['identity'])
+                xml = set_identity(xml, path)
             keep_slot = current['access']['slot'] if current and current['access'] else None
             for action in actions:
                 if action == 'destroy':
@@ -280,6 +287,7 @@ class VmRun:
                     protected = [current['ours']['image'], self.params['image']]
                     remove_disks([d['path'] for d in current['ours']['disks']], protected)
                     remove_console_log(current['console_log'], desired['console_log'])
+                    remove_identity_file(current['identity_file'], identity_file_path(desired['disk_dir'], self.name))
                 elif action in ('define', 'redefine'):
                     dom = self._define(xml, desired['access'], keep_slot)
                     defined = True
@@ -298,6 +306,8 @@ class VmRun:
         except (VmError, OSError) as exc:
             if created_disk and not defined:
                 remove_disks([created_disk], [desired['image']])
+            if created_identity and not defined:
+                remove_identity_file(created_identity, created_identity)
             if isinstance(exc, OSError):
                 raise VmError('%s: %s' % (getattr(exc, 'filename', None) or desired['disk'], exc.strerror or exc))
             raise

@@ -145,8 +145,15 @@ options:
   identity:
     description:
       - The guest's identity text (host name, static addresses, default route, forwarding and its
-        accept rules), put in the domain as the QEMU fw_cfg entry C(opt/org.cyris.kvm_auto/identity)
-        (C(<sysinfo type='fwcfg'>)). Images built by C(cyris.kvm_auto.kvm_auto_image) apply it at every boot.
+        accept rules), given to the guest as the QEMU fw_cfg entry C(opt/org.cyris.kvm_auto/identity).
+        Images built by C(cyris.kvm_auto.kvm_auto_image) apply it at every boot.
+      - The text is kept in C(DISK_DIR/NAME.identity) (mode 0600), which the domain's
+        C(<sysinfo type='fwcfg'>) entry names, so neither the definition nor QEMU's command line holds
+        it (it may hold a trainee's password hash). libvirt hands the file to QEMU for the guest's run
+        (its DAC driver gives it to the QEMU user, its AppArmor helper allows QEMU to read it).
+        O(state=absent) removes the file with the disk.
+      - A definition of an earlier release with the text inline is moved to the file at the next run
+        that gives O(identity).
       - 'Lines of single-space-separated fields, the first V(kvm-auto-identity 1), then C(hostname NAME) (once),
         C(address MAC IPV4/PREFIX) (one per NIC MAC, lower case), C(gateway IPV4) (at most once),
         C(forwarding on) (at most once) and C(accept tcp SOURCES DESTINATIONS SPORTS DPORTS) (only with forwarding on;

@@ -10,6 +10,7 @@ __metaclass__ = type
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,7 +33,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_tasks import
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._runner import MASK
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_compare import (
     DEFINITION_FIELDS, current_view, desired_view, differences, plan_actions, restart_required)
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import domain_identity, set_identity
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import (
+    domain_identity, identity_file_path, read_identity_file, set_identity, write_identity_file)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
 from ansible_collections.cyris.kvm_auto.plugins.modules.kvm_auto_vm import argument_spec
 
@@ -594,13 +596,20 @@ def test_ssh_check_names_the_option_and_the_remedy(tmp_path, present, rc):
 DOMAIN = u"<domain type='kvm'><name>g</name><os><type>hvm</type></os><devices/></domain>"
 
 
-def test_identity_in_the_domain_xml_round_trips_with_its_line_breaks():
-    xml = set_identity(DOMAIN, ROUTER)
+def test_the_definition_names_the_identity_file_and_holds_no_text():
+    xml = set_identity(DOMAIN, '/disks/g.identity')
     root = ET.fromstring(xml)
     assert [child.tag for child in root] == ['name', 'sysinfo', 'os', 'devices']
     assert root.find('sysinfo').get('type') == 'fwcfg'
-    assert domain_identity(root) == ROUTER
-    assert domain_identity(ET.fromstring(DOMAIN)) is None
+    entry = root.find('sysinfo/entry')
+    assert entry.get('file') == '/disks/g.identity' and not entry.text
+    assert domain_identity(root) == (None, '/disks/g.identity')
+    assert domain_identity(ET.fromstring(DOMAIN)) == (None, None)
+
+
+def test_an_inline_identity_of_an_older_release_is_still_read():
+    inline = u"<sysinfo type='fwcfg'><entry name='%s'>%s</entry></sysinfo>" % (IDENTITY_ENTRY, fw_cfg_encode(ROUTER))
+    assert domain_identity(ET.fromstring(DOMAIN.replace('<os>', inline + '<os>'))) == (ROUTER, None)
 
 
 @pytest.mark.parametrize('text, encoded', [
@@ -612,33 +621,44 @@ def test_fw_cfg_encoding_has_no_commas_and_round_trips(text, encoded):
     assert fw_cfg_encode(text) == encoded and fw_cfg_decode(encoded) == text
 
 
-def test_the_domain_xml_holds_no_comma_for_qemu():
-    entry = ET.fromstring(set_identity(DOMAIN, ROUTER)).find('sysinfo/entry')
-    assert ',' not in entry.text and '\n' in entry.text
+def test_the_identity_file_is_0600_encoded_and_replaced_whole(tmp_path):
+    path = identity_file_path(str(tmp_path), 'gw_cr1_1')
+    assert path == str(tmp_path / 'gw_cr1_1.identity')
+    assert read_identity_file(path) is None
+    write_identity_file(path, ROUTER)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
+    with open(path) as handle:
+        assert handle.read() == fw_cfg_encode(ROUTER)
+    assert read_identity_file(path) == ROUTER
+    write_identity_file(path, HEAD)
+    assert read_identity_file(path) == HEAD
+    assert sorted(os.listdir(str(tmp_path))) == ['gw_cr1_1.identity']
 
 
 def test_set_identity_replaces_ours_and_keeps_other_entries():
     other = u"<sysinfo type='fwcfg'><entry name='opt/com.example/x'>x</entry></sysinfo>"
-    xml = set_identity(set_identity(DOMAIN.replace('<os>', other + '<os>'), ROUTER), HEAD)
+    xml = set_identity(set_identity(DOMAIN.replace('<os>', other + '<os>'), '/a'), '/b')
     root = ET.fromstring(xml)
     assert [e.get('name') for e in root.findall('sysinfo/entry')] == ['opt/com.example/x', IDENTITY_ENTRY]
-    assert domain_identity(root) == HEAD
+    assert domain_identity(root) == (None, '/b')
 
 
 # ---- kvm_auto_vm compares the identity only when given ---------------------------------------------
 
-@pytest.mark.parametrize('wanted, defined, expected', [
-    (None, ROUTER, []),
-    (ROUTER, ROUTER, []),
-    (ROUTER, None, ['identity']),
-    (HEAD, ROUTER, ['identity']),
+@pytest.mark.parametrize('wanted, defined, in_file, expected', [
+    (None, ROUTER, True, []),
+    (ROUTER, ROUTER, True, []),
+    (ROUTER, None, False, ['identity']),
+    (HEAD, ROUTER, True, ['identity']),
+    # The same text still inline in the definition: moved to the file.
+    (ROUTER, ROUTER, False, ['identity']),
 ])
-def test_identity_differences(wanted, defined, expected):
+def test_identity_differences(wanted, defined, in_file, expected):
     graphics = {'type': 'vnc', 'port': None, 'listen': '127.0.0.1'}
     desired = {'vcpus': None, 'memory': None, 'interfaces': None, 'graphics': None, 'disk': None,
                'autostart': None, 'identity': wanted}
     current = {'vcpus': 1, 'memory': 1024, 'interfaces': [], 'graphics': graphics, 'disks': [], 'autostart': False,
-               'identity': defined, 'state': 'running', 'uuid': 'u'}
+               'identity': defined, 'identity_file': '/d/g.identity' if in_file else None, 'state': 'running', 'uuid': 'u'}
     fields = differences(desired, current)
     assert fields == expected
     assert all(f in DEFINITION_FIELDS for f in fields)
@@ -686,7 +706,9 @@ def test_driver(tmp_path):
 
 def defined_identity(handle):
     xml = handle.lookupByName('gw_cr1_1').XMLDesc(0)
-    return domain_identity(ET.fromstring(xml))
+    inline, path = domain_identity(ET.fromstring(xml))
+    assert inline is None
+    return read_identity_file(path)
 
 
 def test_vm_identity_is_defined_kept_and_changed(test_driver):

@@ -25,6 +25,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils import _vm_spec
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import parse_domain_xml
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import read_identity_file
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
 from ansible_collections.cyris.kvm_auto.plugins.modules.kvm_auto_vm import argument_spec
 
@@ -399,8 +400,16 @@ def test_trainee_hash_is_never_shown(conn, args):
     assert result['changed'] is True and 'failed' not in result
     assert secret not in json.dumps(result)
     assert 'trainee trainee01 ' in result['diff']['after']['identity']
-    assert defined(conn)['identity'].splitlines()[-1] == 'trainee trainee01 %s sudo' % secret
+    # Not in the definition (nor on QEMU's command line): in the guest's identity file, 0600.
+    definition = conn.lookupByName('web_cr1_1_1').XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    path = defined(conn)['identity_file']
+    assert secret not in definition and path == os.path.join(args['disk_dir'], 'web_cr1_1_1.identity')
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert read_identity_file(path).splitlines()[-1] == 'trainee trainee01 %s sudo' % secret
     again = run(dict(args, identity=identity, trainee={'name': 'trainee01', 'password_hash': secret, 'sudo': True}))[0]
     assert again['changed'] is False
     bad = run(dict(args, identity=identity, trainee={'name': 'trainee01', 'password_hash': 'plain-secret', 'sudo': True}))[0]
     assert bad['failed'] is True and 'plain-secret' not in json.dumps(bad)
+    # Removing the guest removes its identity file with its disk.
+    assert run(dict(args, state='absent'))[0]['changed'] is True
+    assert not os.path.exists(path)

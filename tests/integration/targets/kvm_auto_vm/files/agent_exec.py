@@ -7,14 +7,15 @@
     python agent_exec.py URI DOMAIN 'COMMAND'
 
 Runs ``/bin/sh -c COMMAND`` with guest-exec, polls guest-exec-status until it exited and prints
-{"exitcode": N} as JSON (N is the command's own exit code; this script exits 0 whenever the
-agent answered).
+{"exitcode": N, "stdout": TEXT} as JSON (N is the command's own exit code, TEXT its standard
+output; this script exits 0 whenever the agent answered).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import sys
 import time
@@ -30,12 +31,13 @@ def agent(dom, command, arguments):
 
 def main(uri, name, command):
     dom = libvirt.open(uri).lookupByName(name)
-    pid = agent(dom, 'guest-exec', {'path': '/bin/sh', 'arg': ['-c', command]})['pid']
+    pid = agent(dom, 'guest-exec', {'path': '/bin/sh', 'arg': ['-c', command], 'capture-output': True})['pid']
     deadline = time.time() + 60
     while time.time() < deadline:
         status = agent(dom, 'guest-exec-status', {'pid': pid})
         if status['exited']:
-            print(json.dumps({'exitcode': status.get('exitcode')}))
+            stdout = base64.b64decode(status.get('out-data', '')).decode('utf-8', 'replace')
+            print(json.dumps({'exitcode': status.get('exitcode'), 'stdout': stdout}))
             return 0
         time.sleep(0.5)
     sys.stderr.write('%r did not exit within 60 s in %s\n' % (command, name))
