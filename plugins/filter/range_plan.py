@@ -21,7 +21,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection i
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import (
-    base_vm_checks, base_vm_problems, base_vms)
+    base_vm_checks, base_vm_problems, base_vms, with_base_memory)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
@@ -229,9 +229,12 @@ def range_host_problems(check_results, settings, hostvars=None, networks=None, p
         except (KeyError, TypeError):
             continue
     problems = host_problems(results, settings['network'], settings['uri'], families, plain(networks or []))
+    bases = plain(base_vms or [])
     if plan and capacity_check:
-        problems.extend(capacity_problems(plain(plan), results, plain(overlay_allowance)))
-    problems.extend(base_vm_problems(plain(base_vms or []), plain(base_disk_results or [])))
+        plan = plain(plan)
+        plan['vms'] = with_base_memory(plan['vms'], bases)
+        problems.extend(capacity_problems(plan, results, plain(overlay_allowance)))
+    problems.extend(base_vm_problems(bases, plain(base_disk_results or [])))
     return problems
 
 

@@ -14,7 +14,9 @@ on ``basevm_host``). Its clones take from that XML what the range does not set:
 * ``base_vms(check_results)``: each XML parsed (``parse_base_xml``) into vcpus, memory (MiB),
   machine, arch, firmware, NIC models and the base disk, with the check of that disk on its host;
 * ``base_vm_problems(vms, disk_results)``: one message per base VM that cannot be used;
-* ``clone_settings(vm, base)``: what a clone gets, the range's own values first.
+* ``clone_settings(vm, base, nic_count)``: what a clone gets, the range's own values first;
+* ``with_base_memory(vms, bases)``: the plan's VMs with each kvm guest's memory as its clone
+  will have it, for the capacity check.
 
 The base disk is the XML's first disk device; CyRIS's convention (the XML's path without
 ``.xml``) only serves an XML that names none.
@@ -220,3 +222,17 @@ def clone_settings(vm, base, nic_count):
         'firmware': settings.get('firmware'),
         'nic_models': [vm['network_model'] or models[min(index, len(models) - 1)] for index in range(nic_count)],
     }
+
+
+def with_base_memory(vms, bases):
+    """``vms`` (the plan's) with the ``memory`` of each kvm guest that leaves it unset taken from its base VM."""
+    if not bases:
+        return vms
+    by_key = dict(((b['guest'], b['inventory_host']), b) for b in bases)
+    found = []
+    for vm in vms:
+        base = by_key.get((vm['guest'], vm['inventory_host']))
+        if vm['basevm_type'] == 'kvm' and not vm['memory'] and base:
+            vm = dict(vm, memory=clone_settings(vm, base, 0)['memory'])
+        found.append(vm)
+    return found

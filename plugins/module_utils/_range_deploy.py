@@ -22,8 +22,8 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import clone_settings
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, guest_uri, uri_error
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import clone_settings
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file
 

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import (
-    BaseXmlError, base_vm_checks, base_vm_problems, base_vms, clone_settings, parse_base_xml)
+    BaseXmlError, base_vm_checks, base_vm_problems, base_vms, clone_settings, parse_base_xml, with_base_memory)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import vm_arguments
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_plan import plan_range
 
@@ -196,3 +196,16 @@ def test_vm_arguments_of_a_kvm_guest_come_from_its_base_vm():
                                        'wait_for')) == {
         'image': '/srv/base/disk.qcow2', 'vcpus': 2, 'memory': 768, 'osinfo': 'win7', 'machine': 'pc-q35-7.2',
         'firmware': 'efi', 'networks': [{'network': 'lab', 'model': 'e1000'}], 'wait_for': 'none'}
+
+
+@pytest.mark.parametrize('vm, memory', [
+    ({'basevm_type': 'kvm', 'memory': None}, 768),
+    ({'basevm_type': 'kvm', 'memory': 1024}, 1024),
+    ({'basevm_type': 'kvm', 'memory': None, 'inventory_host': 'kvm2'}, None),
+    ({'basevm_type': 'kvm-auto', 'memory': 512}, 512),
+])
+def test_with_base_memory_counts_what_the_clone_will_have(vm, memory):
+    [base] = read(BASE_XML)
+    vm = dict({'guest': 'win', 'inventory_host': 'kvm1', 'image': '/srv/base/win7', 'vcpus': None,
+               'network_model': None}, **vm)
+    assert [v['memory'] for v in with_base_memory([vm], [base])] == [memory]
