@@ -20,6 +20,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files i
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, SSH_HOST_VARS
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import (
+    base_vm_checks, base_vm_problems, base_vms, with_base_memory)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
@@ -96,7 +98,8 @@ def range_plan(data, settings, hostvars=None, inventory_hosts=None, templates=No
                                 shared_network_hosts=set(vm['inventory_host'] for vm in plan['vms'] if not vm['nics']),
                                 route_hosts=set(n['inventory_host'] for n in plan['networks']),
                                 access_hosts=set(vm['inventory_host'] for vm in plan['vms'] if vm['trainee']),
-                                capacity=capacity_checks(plan['layout'], plan['images'], settings['uri'], settings['build_dir'])),
+                                capacity=capacity_checks(plan['layout'], plan['images'], settings['uri'], settings['build_dir']))
+        + base_vm_checks(plan['vms']),
         access_entries=access_entries(plan, inventory, settings.get('trainee_address') or None),
         build_batches=batches([i['name'] for i in plan['images']], settings['build_parallel']),
         images_by_name=dict((i['name'], i) for i in plan['images']),
@@ -110,13 +113,14 @@ def range_public(plan):
     return public_view(plain(plan))
 
 
-def range_deploy_steps(plan, build_results, settings, access=None):
-    """Copies, links and each guest's kvm_auto_vm arguments, once the builds and the trainee ports are known."""
+def range_deploy_steps(plan, build_results, settings, access=None, base_vms=None):
+    """Copies, links and each guest's kvm_auto_vm arguments, once the builds, the trainee ports and the
+    base VMs of the kvm guests are known."""
     plan = plain(plan)
     settings = plain(settings)
     steps = deploy_steps(plan, plan['layout'], plain(build_results or []), settings['build_dir'], settings['network'],
                          link_local=settings['link_local_images'], same_filesystem=same_filesystem,
-                         access=plain(access or []))
+                         access=plain(access or []), base_vms=plain(base_vms or []))
     steps['guest_batches'] = _guest_batches(steps['guests'], settings)
     return steps
 
@@ -134,7 +138,8 @@ def range_reset_steps(plan, instances, settings):
     """The guests a reset of ``instances`` (``all`` or a list) recreates, in batches; ``errors`` when one is unknown."""
     plan = plain(plan)
     names, errors = reset_selection(plan, plain(instances))
-    guests = [{'name': vm['name'], 'inventory_host': vm['inventory_host']} for vm in plan['vms'] if vm['name'] in names]
+    guests = [{'name': vm['name'], 'inventory_host': vm['inventory_host'], 'wait_for': vm.get('wait_for')}
+              for vm in plan['vms'] if vm['name'] in names]
     return {'errors': errors, 'guests': guests, 'names': names, 'guest_batches': _guest_batches(guests, plain(settings)),
             'after_clone': after_clone_steps(plan, names)}
 
@@ -142,6 +147,11 @@ def range_reset_steps(plan, instances, settings):
 def range_access_hosts(check_results):
     """What each entry point's KVM host listens on and runs, for kvm_auto_access's ``hosts``."""
     return access_host_state(plain(check_results or []))
+
+
+def range_base_vms(check_results):
+    """The base VMs of the kvm guests, their XML parsed, from the host checks (see _range_base_vms)."""
+    return base_vms(plain(check_results or []))
 
 
 def range_pending_guests(steps, copy_results=None, link_results=None, check_mode=False, network_results=None):
@@ -203,11 +213,12 @@ def range_destroy_targets(plan, recorded=None):
 
 
 def range_host_problems(check_results, settings, hostvars=None, networks=None, plan=None, capacity_check=False,
-                        overlay_allowance=None):
+                        overlay_allowance=None, base_vms=None, base_disk_results=None):
     """What the KVM hosts lack, with what to install for each host's OS family; subnets that overlap their routes.
 
     With ``plan`` and ``capacity_check``, also each host that the range does not fit, counting
-    ``overlay_allowance`` per new guest overlay (see _range_capacity).
+    ``overlay_allowance`` per new guest overlay (see _range_capacity). With ``base_vms``
+    (range_base_vms) and the results of their disk checks, each base VM that cannot be cloned.
     """
     settings = plain(settings)
     results = plain(check_results or [])
@@ -218,8 +229,12 @@ def range_host_problems(check_results, settings, hostvars=None, networks=None, p
         except (KeyError, TypeError):
             continue
     problems = host_problems(results, settings['network'], settings['uri'], families, plain(networks or []))
+    bases = plain(base_vms or [])
     if plan and capacity_check:
-        problems.extend(capacity_problems(plain(plan), results, plain(overlay_allowance)))
+        plan = plain(plan)
+        plan['vms'] = with_base_memory(plan['vms'], bases)
+        problems.extend(capacity_problems(plan, results, plain(overlay_allowance)))
+    problems.extend(base_vm_problems(bases, plain(base_disk_results or [])))
     return problems
 
 
@@ -235,4 +250,4 @@ class FilterModule:
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
             range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args, range_timings,
-            range_details_to_write, range_summary, range_reset_steps, range_access_hosts))
+            range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_base_vms))

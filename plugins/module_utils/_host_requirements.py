@@ -102,8 +102,9 @@ def host_problems(check_results, network, uri, os_families=None, planned_network
     problems = []
     families = os_families or {}
     for result in check_results or ():
-        # The capacity checks have their own reader (_range_capacity.capacity_problems).
-        if not isinstance(result, dict) or result.get('skipped') or result['item'].get('capacity'):
+        # The capacity and base VM checks have their own readers (_range_capacity, _range_base_vms).
+        if not isinstance(result, dict) or result.get('skipped') or result['item'].get('capacity') \
+                or result['item'].get('base_vm'):
             continue
         host, what = result['item']['inventory_host'], result['item']['what']
         family = families.get(host)

@@ -23,6 +23,7 @@ import posixpath
 import re
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, guest_uri, uri_error
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import clone_settings
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file
 
@@ -119,15 +120,17 @@ def _result_item(result):
 
 
 def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_local=True, same_filesystem=None,
-                 access=()):
+                 access=(), base_vms=()):
     """Copies and guests of the plan, ready for the role to act on.
 
     ``hosts``: ``host_layout`` of the plan; ``build_dir``: the controller's build directory;
     ``shared_network``: the libvirt network of guests outside any topology;
     ``link_local``: hard-link images into the image directory of a KVM host that is the
     controller, when ``same_filesystem(build_dir, image_dir)`` says they share a file system;
-    ``access``: kvm_auto_access's ``access`` (the port of each entry point).
+    ``access``: kvm_auto_access's ``access`` (the port of each entry point);
+    ``base_vms``: the base VMs of the kvm guests as read on their hosts (_range_base_vms.base_vms).
     """
+    bases = dict(((b['guest'], b['inventory_host']), b) for b in base_vms or ())
     ports = dict((a['guest'], a['port']) for a in access or ())
     images = image_states(plan, build_results)
     by_host = _host_of(hosts)
@@ -148,7 +151,8 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
     for vm in plan['vms']:
         host = by_host[vm['inventory_host']]
         # plan_image: the image this guest's base is a copy of (None for a kvm guest).
-        guests.append(dict(vm_arguments(vm, host, images, shared_network, ports.get(vm['name'])),
+        guests.append(dict(vm_arguments(vm, host, images, shared_network, ports.get(vm['name']),
+                                        bases.get((vm['guest'], vm['inventory_host']))),
                            inventory_host=vm['inventory_host'],
                            plan_image=vm['image'] if vm['basevm_type'] == 'kvm-auto' else None))
     return {
@@ -170,37 +174,47 @@ def after_clone_steps(plan, names=None):
             for vm in plan['vms'] if vm.get('after_clone') and (names is None or vm['name'] in names)]
 
 
-def vm_arguments(vm, host, images, shared_network, access_port=None):
+def vm_arguments(vm, host, images, shared_network, access_port=None, base=None):
     """The exact arguments of kvm_auto_vm for one guest of the plan (guest-specific ones only).
 
     A guest of a topology gets one NIC per network, in ethN order, with the MAC its address
     names; any other guest one NIC on ``shared_network``. An entry point also gets its access
     NIC on ``access_port`` (its trainee account comes from kvm_auto_access, not from the plan).
+    A ``kvm`` guest takes from its base VM (``base``, see _range_base_vms) its disk, and what the
+    range leaves unset of vcpus, memory and NIC models, and always its machine and firmware.
     """
+    nics = [{'network': nic['network'], 'mac': nic['mac']} for nic in vm['nics']] or [{'network': shared_network}]
+    machine = firmware = None
     if vm['basevm_type'] == 'kvm-auto':
         state = images[vm['image']]
         image = posixpath.join(host['image_dir'], state['host_file']) if state['host_file'] else None
         osinfo = vm['osinfo'] or state['osinfo']
+        vcpus, memory = vm['vcpus'], vm['memory']
+        models = [vm['network_model']] * len(nics)
     else:
-        image = vm['image']
+        cloned = clone_settings(vm, base, len(nics))
+        image, vcpus, memory, models = cloned['image'], cloned['vcpus'], cloned['memory'], cloned['nic_models']
+        machine, firmware = cloned['machine'], cloned['firmware']
         osinfo = vm['osinfo']
     args = {
         'name': vm['name'],
         'image': image,
         'disk_dir': host['disk_dir'],
-        'vcpus': vm['vcpus'],
-        'memory': vm['memory'],
+        'vcpus': vcpus,
+        'memory': memory,
         'osinfo': osinfo,
-        'network_model': vm['network_model'],
+        'machine': machine,
+        'firmware': firmware,
+        'network_model': models[0],
         'graphics': vm['graphics'],
         'console': vm['console'],
         'boot': vm['boot'],
         'cpu_model': vm['cpu_model'],
         'extra_args': vm['extra_args'],
-        'networks': [{'network': nic['network'], 'model': vm['network_model'], 'mac': nic['mac']} for nic in vm['nics']]
-        or [{'network': shared_network, 'model': vm['network_model']}],
+        'networks': [dict(nic, model=model) for nic, model in zip(nics, models)],
         'identity': vm['identity'],
         'access': dict(vm['access'], port=access_port) if vm.get('access') and access_port else None,
+        'wait_for': vm.get('wait_for'),
     }
     return args
 

@@ -52,6 +52,7 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_read import 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import final_accounts
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_hosts import check_hosts
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_validate import check_guests, declared_ids
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import boot_wait_of, osinfo_from_os_type
 
 __all__ = ['RangeError', 'plan_range']
 
@@ -90,6 +91,9 @@ def _resolve_hosts(hosts, inventory_hosts, inventory_host_ids):
 
 
 def _vm_entry(guest, name, host, instance=None, index=None, entry_point=False):
+    kvm_auto = guest['basevm_type'] == 'kvm-auto'
+    # A kvm-auto image's own OS comes from its build; a kvm guest's from its CyRIS OS type.
+    osinfo = guest.get('os_variant') or (None if kvm_auto else osinfo_from_os_type(guest.get('basevm_os_type')))
     vm = {
         'name': name,
         'guest': guest['id'],
@@ -100,8 +104,11 @@ def _vm_entry(guest, name, host, instance=None, index=None, entry_point=False):
         'entry_point': entry_point,
         'vcpus': guest.get('vcpus'),
         'memory': guest.get('memory'),
-        'osinfo': guest.get('os_variant'),
-        'network_model': guest.get('network_model', 'virtio'),
+        'osinfo': osinfo,
+        'wait_for': boot_wait_of(osinfo),
+        'config_file': guest.get('config_file'),
+        # A kvm guest without one takes its base VM's NIC models (see _range_base_vms).
+        'network_model': guest.get('network_model', 'virtio' if kvm_auto else None),
         'console': guest.get('console_type', 'pty'),
         'boot': guest.get('boot_options'),
         'cpu_model': guest.get('cpu_model'),

@@ -92,6 +92,8 @@ def check_guest(pos, item, host_ids, chk, templates, resolve_file):
             if path is not None and (not path.startswith('/') or not path.endswith('.xml') or len(path) < 6):
                 chk.error(place + '.basevm_config_file', '%s is not an absolute path to a libvirt XML file (*.xml)' % show(path))
             elif path is not None:
+                guest['config_file'] = path
+                # CyRIS's convention, for an XML that names no disk (see _range_base_vms).
                 guest['base_disk'] = path[:-len('.xml')]
         for key in GUEST_IMAGE_KEYS:
             if key in item:

@@ -255,6 +255,53 @@ def os_type_from_osinfo(osinfo):
     return '%s_%s' % (distro.replace('-', '_'), major)
 
 
+# CyRIS's basevm_os_type values whose osinfo id is not the rule's inverse (see osinfo_from_os_type).
+_OSINFO_OF_OS_TYPE = {
+    'amazon_linux': 'linux2022',  # osinfo-db knows no Amazon Linux: a generic recent Linux
+    'amazon_linux_2': 'linux2022',
+    'centos.7': 'centos7.0',
+    'centos.8': 'centos8',
+    'centos.9': 'centos-stream9',
+    'ubuntu_16': 'ubuntu16.04',
+    'ubuntu_18': 'ubuntu18.04',
+    'ubuntu_20': 'ubuntu20.04',
+    'ubuntu_22': 'ubuntu22.04',
+    'ubuntu_24': 'ubuntu24.04',
+}
+_OS_TYPE_RE = re.compile(r'^(?P<distro>[a-z][a-z_-]*?)(?:[._](?P<version>\d[0-9.]*))?$')
+
+
+def osinfo_from_os_type(os_type):
+    """The libosinfo short id of CyRIS's ``basevm_os_type``: the inverse of ``os_type_from_osinfo``.
+
+    ``windows.7`` -> ``win7``, ``debian_12`` -> ``debian12``, ``fedora_38`` -> ``fedora38``; the
+    values whose osinfo id carries more than the major version (Ubuntu's LTS releases, CentOS)
+    and those osinfo-db lacks come from a table. An unknown result is harmless: kvm_auto_vm
+    falls back to its ``osinfo_fallback`` with a warning.
+    """
+    if not os_type:
+        return None
+    os_type = os_type.lower()
+    if os_type in _OSINFO_OF_OS_TYPE:
+        return _OSINFO_OF_OS_TYPE[os_type]
+    match = _OS_TYPE_RE.match(os_type)
+    if not match:
+        return os_type
+    distro, version = match.group('distro'), match.group('version')
+    if distro == 'windows':
+        distro = 'win'
+    elif distro == 'centos' and version:
+        return 'centos%s' % version
+    return distro.replace('_', '-') + (version or '')
+
+
+def boot_wait_of(osinfo):
+    """What shows that a guest of ``osinfo`` has booted, when the range role cannot rely on its own
+    setting: ``none`` for Windows (no ``login:`` on a serial console, no agent unless installed),
+    else None (the role's ``kvm_auto_range_wait_for``)."""
+    return 'none' if _distro(osinfo) == 'win' else None
+
+
 _APT_DISTROS = ('debian', 'ubuntu', 'linuxmint', 'kali')
 _ZYPPER_DISTROS = ('opensuse', 'sles', 'sled')
 _DNF_DISTROS = ('fedora', 'rhel', 'centos', 'rocky', 'almalinux', 'alma', 'ol')

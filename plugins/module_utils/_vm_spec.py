@@ -175,6 +175,9 @@ def desired_guest(params):
     interfaces = normalize_interfaces(params.get('networks'))
     if access and any(nic['mac'] == access['mac'] for nic in interfaces or []):
         raise VmError('access.mac %s is also the MAC of one of networks; give the access NIC its own' % access['mac'])
+    machine = params.get('machine')
+    if machine is not None:
+        _check_suboption('machine', machine)
     try:
         re.compile(params['console_pattern'])
     except re.error as exc:
@@ -195,6 +198,8 @@ def desired_guest(params):
         'console': params['console'],
         'boot': params.get('boot'),
         'cpu_model': params.get('cpu_model'),
+        'machine': machine,
+        'firmware': params.get('firmware'),
         'extra_args': list(params.get('extra_args') or []),
         'autostart': params['autostart'],
         'identity': identity,
@@ -308,6 +313,11 @@ def virt_install_argv(guest, osinfo, virt_install='virt-install', uuid=None, mac
         '--console', guest['console'],
         '--channel', AGENT_CHANNEL,
     ]
+    if guest.get('machine'):
+        argv += ['--machine', guest['machine']]
+    # virt-install merges repeated --boot options: the firmware joins any boot order given.
+    if guest.get('firmware') == 'efi':
+        argv += ['--boot', 'firmware=efi']
     if guest['boot']:
         argv += ['--boot', guest['boot']]
     if guest['cpu_model']:

@@ -245,6 +245,18 @@ options:
   cpu_model:
     description: Value of virt-install C(--cpu) (for example V(host-model)), applied at creation.
     type: str
+  machine:
+    description:
+      - QEMU machine type (virt-install C(--machine)), for example V(q35) or V(pc-i440fx-7.2), applied at creation.
+      - When omitted, virt-install's choice for the host and O(osinfo).
+    type: str
+  firmware:
+    description:
+      - V(efi) boots the guest with UEFI (C(<os firmware='efi'>); libvirt picks the firmware and makes the guest's
+        own NVRAM), applied at creation.
+      - V(bios) or omitted adds nothing (the default firmware of x86 machines).
+    type: str
+    choices: [bios, efi]
   extra_args:
     description:
       - Further virt-install arguments, one per list item (for example V(--features), V(smm.state=on)); applied at creation.
@@ -292,8 +304,8 @@ options:
     type: str
     default: 'login:'
 notes:
-  - O(boot), O(cpu_model), O(console), O(extra_args), O(osinfo), O(virt_type), O(disk_mode) and O(disk_size)
-    shape the domain or disk when it is created; they are not compared on later runs. Use O(state=absent)
+  - O(boot), O(cpu_model), O(machine), O(firmware), O(console), O(extra_args), O(osinfo), O(virt_type), O(disk_mode)
+    and O(disk_size) shape the domain or disk when it is created; they are not compared on later runs. Use O(state=absent)
     first to apply a change of them.
 '''
 
@@ -483,6 +495,8 @@ def argument_spec():
         console=dict(type='str', default='pty'),
         boot=dict(type='str'),
         cpu_model=dict(type='str'),
+        machine=dict(type='str'),
+        firmware=dict(type='str', choices=['bios', 'efi']),
         extra_args=dict(type='list', elements='str'),
         virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
         uri=dict(type='str', default='qemu:///system'),

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import (
-    TemplateError, find_template, index_entry, os_type_from_osinfo, package_manager_of, parse_index,
+    TemplateError, boot_wait_of, find_template, index_entry, os_type_from_osinfo, osinfo_from_os_type, package_manager_of, parse_index,
     parse_template_list, qcow2_compact_argv, uses_selinux, virt_builder_build_argv, virt_builder_environment,
     virt_builder_list_argv)
 
@@ -201,6 +201,31 @@ def test_index_entry(text, name, arch, expected):
 ])
 def test_os_type_from_osinfo(osinfo, os_type):
     assert os_type_from_osinfo(osinfo) == os_type
+
+
+@pytest.mark.parametrize('os_type, osinfo, wait', [
+    ('windows.7', 'win7', 'none'),
+    ('windows.10', 'win10', 'none'),
+    ('windows.8.1', 'win8.1', 'none'),
+    ('Windows.7', 'win7', 'none'),
+    ('centos.7', 'centos7.0', None),
+    ('centos.9', 'centos-stream9', None),
+    ('ubuntu_20', 'ubuntu20.04', None),
+    ('amazon_linux', 'linux2022', None),
+    ('debian_12', 'debian12', None),
+    ('fedora_38', 'fedora38', None),
+    ('fedora_rawhide', 'fedora-rawhide', None),
+    ('archlinux', 'archlinux', None),
+    (None, None, None),
+])
+def test_osinfo_from_os_type_and_its_boot_wait(os_type, osinfo, wait):
+    assert osinfo_from_os_type(os_type) == osinfo
+    assert boot_wait_of(osinfo) == wait
+
+
+@pytest.mark.parametrize('os_type', ['windows.10', 'debian_12', 'ubuntu_22', 'centos.7', 'fedora_38', 'windows.8.1'])
+def test_osinfo_from_os_type_is_the_inverse_of_os_type_from_osinfo(os_type):
+    assert os_type_from_osinfo(osinfo_from_os_type(os_type)) == os_type
 
 
 @pytest.mark.parametrize('osinfo, manager, selinux', [

@@ -163,10 +163,21 @@ _TAIL = ['--serial', 'pty,log.file=/var/log/libvirt/qemu/web_cr1_1_1-console.log
      _BASE + ['--network', 'network=default,model=virtio', '--graphics', 'none'] + _TAIL
      + ['--boot', 'hd,menu=on', '--cpu', 'host-model', '--uuid', '6e391c44-7289-4888-8e43-df1ae86d9aa2',
         '--check', 'path_in_use=off,mac_in_use=off', '--rng', '/dev/urandom']),
+    (dict(machine='q35', firmware='efi', boot='hd'), {},
+     _BASE + ['--network', 'network=default,model=virtio', '--graphics', 'vnc,listen=127.0.0.1'] + _TAIL
+     + ['--machine', 'q35', '--boot', 'firmware=efi', '--boot', 'hd']),
+    (dict(machine='pc-i440fx-7.2', firmware='bios'), {},
+     _BASE + ['--network', 'network=default,model=virtio', '--graphics', 'vnc,listen=127.0.0.1'] + _TAIL
+     + ['--machine', 'pc-i440fx-7.2']),
 ])
 def test_virt_install_argv(overrides, kwargs, expected):
     guest = complete_guest(desired_guest(params(**overrides)), None)
     assert virt_install_argv(guest, 'debian11', **kwargs) == expected
+
+
+def test_desired_guest_refuses_a_machine_with_a_comma():
+    with pytest.raises(VmError, match="machine 'q35,x' must not contain ','"):
+        desired_guest(params(machine='q35,x'))
 
 
 def test_virt_install_argv_user_mac_wins_over_kept_mac():
