@@ -156,7 +156,7 @@ def _http(trace, when):
     name, address = rng.choice(_WEB_SERVERS)
     path = rng.choice(('/', '/index.html', '/news', '/images/logo.png', '/api/status'))
     request = ('GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: Wget/1.21.3\r\nAccept: */*\r\n\r\n' % (path, name)).encode()
-    body = bytes(rng.randrange(32, 127) for _ in range(rng.randrange(64, 600)))
+    body = bytes(rng.randrange(32, 127) for _byte in range(rng.randrange(64, 600)))
     response = ('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n' % len(body)).encode() + body
     trace.tcp_session(when, trace.guest, address, 80, [(True, request), (False, response)], 'fin', 'noise')
 
@@ -190,7 +190,7 @@ _NOISE = ((_dns, 4), (_http, 3), (_ping, 2), (_arp, 1))
 def _ssh_attack(trace, when, source):
     rng = trace.rng
     for _attempt in range(ATTACK_CONNECTIONS):
-        kexinit = b'\x00\x00\x05\xdc\x08\x14' + bytes(rng.randrange(256) for _ in range(rng.randrange(200, 400)))
+        kexinit = b'\x00\x00\x05\xdc\x08\x14' + bytes(rng.randrange(256) for _byte in range(rng.randrange(200, 400)))
         payloads = [(True, rng.choice(_CLIENT_BANNERS)), (False, _SERVER_BANNER), (True, kexinit)]
         when = trace.tcp_session(when, source, trace.guest, SSH_PORT, payloads, 'rst', 'attack')
         when += rng.uniform(0.8, 2.5)
@@ -205,7 +205,7 @@ def capture_packets(spec):
     s = _scapy()
     rng = random.Random(spec['seed'])
     trace = _Trace(spec, rng, s)
-    kinds = [kind for kind, weight in _NOISE for _ in range(weight)]
+    kinds = [kind for kind, weight in _NOISE for _copy in range(weight)]
     for _exchange in range(NOISE_EXCHANGES[spec['noise_level']]):
         rng.choice(kinds)(trace, rng.uniform(0, SPAN))
     if spec['attack_type'] == 'ssh_attack':

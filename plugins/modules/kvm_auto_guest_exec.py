@@ -79,7 +79,7 @@ options:
         description:
           - Another libvirt domain of the same O(uri) to run O(programs[].argv) in, instead of O(name); the module
             waits for its agent too, for at most O(agent_timeout) seconds.
-          - The marker stays in O(name): the entry runs once per disk of O(name).
+          - The marker stays in O(name), so the entry runs once per disk of O(name).
         type: str
       file:
         description:
