@@ -44,10 +44,10 @@ check_host() {
         die "/var has $((free_kib / 1024)) MiB free; the template repository, images and guests need 8 GiB"
 }
 
-# Only what creating the Python environments and the test scripts need; the KVM and libguestfs
-# packages come from the collection's own role cyris.kvm_auto.kvm_host, as on any host an
-# operator prepares.
-BOOTSTRAP_PACKAGES=(bc git rsync gcc pkg-config libvirt-dev python3-apt openssh-server openssh-client sshpass shellcheck)
+# Only what creating the Python environments and the test scripts need (tcpdump reads the capture
+# files of range_topology); the KVM and libguestfs packages come from the collection's own role
+# cyris.kvm_auto.kvm_host, as on any host an operator prepares.
+BOOTSTRAP_PACKAGES=(bc git rsync gcc pkg-config libvirt-dev python3-apt openssh-server openssh-client sshpass shellcheck tcpdump)
 install_bootstrap_packages() {
     local missing=() pkg status
     for pkg in "${BOOTSTRAP_PACKAGES[@]}"; do

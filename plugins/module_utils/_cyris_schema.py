@@ -26,12 +26,18 @@ at most 15 characters), and also part of a file and a systemd unit name in the g
 letters, digits, ``_``, ``.`` and ``-``, not ``.`` or ``-`` first.  Each mode takes its own key
 (``cpu_utilization`` for dummy_calculation, ``port`` for port_listening) and refuses the other's,
 so a task never says something that is silently not done.
+
+emulate_attack and emulate_traffic_capture_file act on running clones: the range runs them after
+boot, with the after_clone programs (see _range_emulate); kvm_auto_image refuses them.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import ipaddress
+import posixpath
 import re
 import shlex
 from collections import OrderedDict
@@ -60,6 +66,12 @@ PROCESS_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$')
 PROCESS_NAME_RULE = 'up to 15 of A-Z a-z 0-9 _ . -, not . or - first'
 # emulate_malware mode -> the key it needs; each mode refuses the key of the other.
 MALWARE_MODES = OrderedDict([('dummy_calculation', 'cpu_utilization'), ('port_listening', 'port')])
+ATTACK_TYPES = ('ssh_attack',)
+# Each attempt is one SSH connection: a thousand take minutes and fill any authentication log.
+MAX_ATTEMPTS = 1000
+CAPTURE_FORMATS = ('pcap',)
+# CyRIS's levels (its noise_low, noise_medium and noise_high.pcap); _traffic_capture sizes each.
+NOISE_LEVELS = ('low', 'medium', 'high')
 
 
 def _breaks_line(text):
@@ -136,10 +148,18 @@ def program_argv(params):
     return [params['interpreter'], params['program']] + shlex.split(params.get('args') or '')
 
 
+def is_runtime_item(item):
+    """Whether an item of a task list is one of the RUNTIME_TASKS (and nothing else)."""
+    return isinstance(item, Mapping) and len(item) == 1 and list(item)[0] in RUNTIME_TASKS
+
+
 def build_time_tasks(tasks):
-    """A task list without its after_clone programs (what goes into the image); other items unchanged."""
+    """A task list without its after_clone programs and runtime tasks (what goes into the image);
+    other items unchanged."""
     kept = []
     for item in tasks:
+        if is_runtime_item(item):
+            continue
         if isinstance(item, Mapping) and isinstance(item.get('execute_program'), list):
             params = [p for p in item['execute_program'] if not is_after_clone('execute_program', p)]
             if not params:
@@ -207,6 +227,33 @@ def _whole_number(what, lowest, highest):
 
 check_cpu_utilization = _whole_number('a CPU share in percent', 1, 100)
 check_port = _whole_number('a TCP port', 1, 65535)
+check_attempt_number = _whole_number('a number of login attempts', 1, MAX_ATTEMPTS)
+
+
+def check_attack_time(text):
+    """CyRIS's date of the attack: 2017-11-18 (YAML reads it as a date) or 20171118."""
+    for layout in ('%Y-%m-%d', '%Y%m%d'):
+        try:
+            datetime.datetime.strptime(text, layout)
+            return None
+        except ValueError:
+            pass
+    return '%s is not a date such as 2017-11-18' % show(text)
+
+
+def check_ipv4(text):
+    try:
+        if '%s' % ipaddress.IPv4Address(text) == text:
+            return None
+    except ValueError:
+        pass
+    return '%s is not an IPv4 address such as 198.51.100.7' % show(text)
+
+
+def check_guest_file(text):
+    if not text.startswith('/') or text.endswith('/') or _breaks_line(text) or posixpath.normpath(text) != text:
+        return '%s is not the absolute path of a file in the guest, such as /home/trainee/traffic.pcap' % show(text)
+    return None
 
 
 # ---- the task types
@@ -272,18 +319,34 @@ TASK_TYPES = OrderedDict([
         ('cpu_utilization', Key(check_cpu_utilization, kind='int')),
         ('port', Key(check_port, kind='int')),
     ])),
+    ('emulate_attack', OrderedDict([
+        ('attack_type', Key(required=True, choices=ATTACK_TYPES)),
+        ('target_account', Key(check_account, required=True)),
+        ('attempt_number', Key(check_attempt_number, required=True, kind='int')),
+        ('attack_time', Key(check_attack_time)),
+    ])),
+    ('emulate_traffic_capture_file', OrderedDict([
+        ('format', Key(required=True, choices=CAPTURE_FORMATS)),
+        ('file_name', Key(check_guest_file, required=True)),
+        ('attack_type', Key(required=True, choices=ATTACK_TYPES)),
+        ('noise_level', Key(required=True, choices=NOISE_LEVELS)),
+        ('attack_source', Key(check_ipv4)),
+    ])),
 ])
-BUILD_TASKS = tuple(TASK_TYPES)
-# Types of the CyRIS format that act on a running guest: nothing can bake them into an image.
+# Types of the CyRIS format that act on a running guest: the range runs them after boot.
 RUNTIME_TASKS = ('emulate_attack', 'emulate_traffic_capture_file')
-KNOWN_TASKS = BUILD_TASKS + RUNTIME_TASKS
+# The types kvm_auto_image bakes into images.
+BUILD_TASKS = tuple(t for t in TASK_TYPES if t not in RUNTIME_TASKS)
+KNOWN_TASKS = tuple(TASK_TYPES)
+RUNTIME_IN_IMAGE = ("%s runs on each clone after its first boot, not in an image: give it to the range "
+                    "(role cyris.kvm_auto.kvm_auto_range), which runs it through the guest agent")
 
 
 def task_options():
     """The ``options`` of kvm_auto_image's ``tasks`` option (runtime types are ``raw``, refused later)."""
     options = dict((ttype, dict(type='list', elements='dict',
-                                options=dict((name, key.option()) for name, key in keys.items())))
-                   for ttype, keys in TASK_TYPES.items())
+                                options=dict((name, key.option()) for name, key in TASK_TYPES[ttype].items())))
+                   for ttype in BUILD_TASKS)
     options.update((ttype, dict(type='raw')) for ttype in RUNTIME_TASKS)
     return options
 
@@ -293,12 +356,13 @@ def _is_text(value):
     return isinstance(value, TEXT_TYPES + (int,)) and not isinstance(value, bool)
 
 
-def task_type_of(item):
+def task_type_of(item, build=False):
     """The task type of one item of a task list: (type, error text or None).
 
     Keys holding null are left out: kvm_auto_image's argument spec fills in every task type.
-    The type is None when the error is about the item itself; a runtime type is returned
-    with its error, which belongs to the type's place (``tasks[1].emulate_attack``).
+    The type is None when the error is about the item itself; with ``build`` (kvm_auto_image) a
+    runtime type is returned with its error, which belongs to the type's place
+    (``tasks[1].emulate_attack``).
     """
     shape = 'expected a single-key mapping such as {add_account: [...]}, got '
     if not isinstance(item, Mapping):
@@ -309,11 +373,10 @@ def task_type_of(item):
     if len(kinds) > 1:
         return None, shape + 'a mapping with %d keys (%s)' % (len(kinds), ' and '.join(sorted(kinds)))
     ttype = kinds[0]
-    if ttype in RUNTIME_TASKS:
-        return ttype, ('%s is not supported at build time: kvm-auto bakes tasks into the image, and %s needs '
-                       'a running range' % (ttype, ttype))
+    if build and ttype in RUNTIME_TASKS:
+        return ttype, RUNTIME_IN_IMAGE % ttype
     if ttype not in TASK_TYPES:
-        return None, 'unknown task type %s (known: %s)' % (show(ttype), ', '.join(BUILD_TASKS))
+        return None, 'unknown task type %s (known: %s)' % (show(ttype), ', '.join(KNOWN_TASKS))
     return ttype, None
 
 
@@ -342,6 +405,8 @@ def check_task_params(ttype, params):
     clean = {}
     for name, key in keys.items():
         value = params.get(name)
+        if isinstance(value, datetime.date):
+            value = value.isoformat()  # YAML reads attack_time: 2017-11-18 as a date
         if value is None:
             if key.required:
                 errors.append(('', 'missing required key %s' % name))

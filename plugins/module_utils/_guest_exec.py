@@ -7,8 +7,10 @@
 
 """kvm_auto_guest_exec: run programs in a guest through its qemu-guest-agent, once per guest disk.
 
-A marker file in the guest holds the digest of the programs that ran; it goes with the guest's disk,
-so a guest whose disk was recreated runs them again.  Everything but ``GuestAgent`` and
+Each entry of ``programs`` is a program run in the guest (``argv``), a program run for it in another
+guest of the same libvirt host (``argv`` and ``guest``: an attack against it), or a file written in
+it (``file``).  A marker file in the guest holds the digest of the entries that ran; it goes with the
+guest's disk, so a guest whose disk was recreated runs them again.  Everything but ``GuestAgent`` and
 ``GuestConnection`` takes an agent (anything with ``command(name, arguments)`` and ``running()``),
 so the tests use a fake guest instead of libvirt.
 """
@@ -21,6 +23,7 @@ import base64
 import hashlib
 import json
 import posixpath
+import re
 import shlex
 import time
 import traceback
@@ -47,6 +50,10 @@ _LONGEST_POLL = 2.0
 _PING_INTERVAL = 2
 # Bytes of the marker read at most: a longer file is no marker of ours.
 _MARKER_READ = 4096
+# Bytes of a file written per guest-file-write (its base64 is a third more).
+_WRITE_CHUNK = 48 * 1024
+# Words of a command line longer than this are shown by their length in messages (a whole script).
+_LONGEST_WORD = 200
 
 
 class GuestExecError(Exception):
@@ -108,9 +115,22 @@ class GuestConnection(LibvirtConnection):
         return agent
 
 
+def _digest_entry(program):
+    """What of one entry the digest covers: a program in the guest by its argv list alone (as markers
+    written before the other kinds existed say), the others with their guest or their file's content."""
+    if program.get('file'):
+        spec = program['file']
+        return {'file': spec['path'], 'mode': spec['mode'],
+                'sha256': hashlib.sha256(base64.b64decode(spec['content'])).hexdigest()}
+    if program.get('guest'):
+        return {'argv': list(program['argv']), 'guest': program['guest']}
+    return list(program['argv'])
+
+
 def programs_digest(programs):
-    """sha256 (hex) of the programs' argv lists in order, as canonical JSON; labels do not count."""
-    canonical = json.dumps([list(program['argv']) for program in programs], separators=(',', ':'), ensure_ascii=True)
+    """sha256 (hex) of the entries in order (see _digest_entry), as canonical JSON; labels do not count."""
+    canonical = json.dumps([_digest_entry(program) for program in programs], separators=(',', ':'),
+                           ensure_ascii=True, sort_keys=True)
     return hashlib.sha256(canonical.encode('utf-8')).hexdigest()
 
 
@@ -127,7 +147,8 @@ def output_tail(text, lines=MESSAGE_LINES, chars=MESSAGE_CHARS):
 
 
 def command_line(argv):
-    return ' '.join(shlex.quote(word) for word in argv)
+    return ' '.join(shlex.quote(word) if len(word) <= _LONGEST_WORD else '<%d characters>' % len(word)
+                    for word in argv)
 
 
 def wait_agent(agent, timeout, now=time.monotonic, sleep=time.sleep):
@@ -194,6 +215,31 @@ def write_marker(agent, path, content):
                              % (path, written.get('count'), len(data)))
 
 
+def write_file(agent, path, data, mode):
+    """Make the directory of ``path`` and write ``data`` (bytes) there with ``mode`` (octal text)."""
+    made = run_program(agent, ['mkdir', '-p', posixpath.dirname(path)], _COMMAND_TIMEOUT)
+    if made['rc'] != 0:
+        raise GuestExecError('cannot make the directory of %s: %s' % (path, output_tail(made['stderr'] or made['stdout'])))
+    try:
+        handle = agent.command('guest-file-open', {'path': path, 'mode': 'w'})
+    except AgentError as exc:
+        raise GuestExecError('cannot write %s: %s' % (path, exc))
+    try:
+        for start in range(0, len(data), _WRITE_CHUNK):
+            chunk = data[start:start + _WRITE_CHUNK]
+            written = agent.command('guest-file-write', {'handle': handle, 'buf-b64': base64.b64encode(chunk).decode('ascii')})
+            if written.get('count') != len(chunk):
+                raise GuestExecError('cannot write %s: %s of %d bytes written' % (path, written.get('count'), len(chunk)))
+    except AgentError as exc:
+        raise GuestExecError('cannot write %s: %s' % (path, exc))
+    finally:
+        agent.command('guest-file-close', {'handle': handle})
+    changed = run_program(agent, ['chmod', mode, path], _COMMAND_TIMEOUT)
+    if changed['rc'] != 0:
+        raise GuestExecError('cannot set the mode of %s: %s' % (path, output_tail(changed['stderr'] or changed['stdout'])))
+    return {'path': path, 'size': len(data), 'mode': mode}
+
+
 def run_program(agent, argv, timeout, now=time.monotonic, sleep=time.sleep):
     """Run ``argv`` in the guest and wait for it: {argv, rc, signal, stdout, stderr}.
 
@@ -236,9 +282,32 @@ def failure_message(label, result):
     return '%s: %s' % (message, tail) if tail else message
 
 
-def ensure_ran(agent, programs, marker, timeout, agent_timeout, check_mode, now=time.monotonic, sleep=time.sleep):
+def _run_entry(agent, program, timeout, agent_timeout, agents, now, sleep):
+    """Run one entry of ``programs``: its result for RV(results), and its failure message or None."""
+    if program.get('file'):
+        spec = program['file']
+        written = write_file(agent, spec['path'], base64.b64decode(spec['content']), spec['mode'])
+        return dict(written, label=program['label']), None
+    where = agent
+    if program.get('guest'):
+        where = agents(program['guest'])
+        wait_agent(where, agent_timeout, now=now, sleep=sleep)
+    ran = run_program(where, program['argv'], timeout, now=now, sleep=sleep)
+    result = {'label': program['label'], 'argv': ran['argv'], 'rc': ran['rc'], 'signal': ran['signal'],
+              'stdout': ran['stdout'], 'stderr': ran['stderr']}
+    if program.get('guest'):
+        result['guest'] = program['guest']
+    message = failure_message(program['label'], ran)
+    if message and program.get('guest'):
+        message = message.replace(program['label'] + ': ', '%s: in guest %s: ' % (program['label'], program['guest']), 1)
+    return result, message
+
+
+def ensure_ran(agent, programs, marker, timeout, agent_timeout, check_mode, agents=None, now=time.monotonic,
+               sleep=time.sleep):
     """Run ``programs`` unless the marker says they ran; the module's result, or GuestExecError.
 
+    ``agents(name)``: the agent of another guest, for the entries that run there.
     On a failure the marker stays as it was, so the next run starts again with the first program.
     """
     digest = programs_digest(programs)
@@ -257,12 +326,10 @@ def ensure_ran(agent, programs, marker, timeout, agent_timeout, check_mode, now=
     results = result['results']
     for program in programs:
         try:
-            ran = run_program(agent, program['argv'], timeout, now=now, sleep=sleep)
+            ran, message = _run_entry(agent, program, timeout, agent_timeout, agents, now, sleep)
         except GuestExecError as exc:
             raise GuestExecError('%s: %s' % (program['label'], exc), results)
-        results.append({'label': program['label'], 'argv': ran['argv'], 'rc': ran['rc'], 'signal': ran['signal'],
-                        'stdout': ran['stdout'], 'stderr': ran['stderr']})
-        message = failure_message(program['label'], ran)
+        results.append(ran)
         if message:
             raise GuestExecError(message, results)
     try:
@@ -272,10 +339,32 @@ def ensure_ran(agent, programs, marker, timeout, agent_timeout, check_mode, now=
     return result
 
 
+def _entry_problems(index, program, name):
+    where = 'programs[%d] (%s)' % (index, program['label'])
+    spec = program.get('file')
+    if spec:
+        problems = ['%s: file and %s exclude each other' % (where, key) for key in ('argv', 'guest') if program.get(key)]
+        if not posixpath.isabs(spec['path']) or spec['path'].endswith('/'):
+            problems.append('%s: file.path %s is not the absolute path of a file' % (where, spec['path']))
+        if not re.match(r'^0?[0-7]{3}$', spec['mode']):
+            problems.append('%s: file.mode %s is not an octal mode such as 0644' % (where, spec['mode']))
+        try:
+            base64.b64decode(spec['content'], validate=True)
+        except (TypeError, ValueError):
+            problems.append('%s: file.content is not base64' % where)
+        return problems
+    if not program.get('argv'):
+        return ['%s: argv is empty' % where]
+    if program.get('guest') and program['guest'] == name:
+        return ['%s: guest %s is the guest itself: leave guest out' % (where, name)]
+    return []
+
+
 def parameter_problems(params):
     """Every problem of the module's ``params``, each a message naming the option (and program)."""
-    problems = ['programs[%d] (%s): argv is empty' % (index, program['label'])
-                for index, program in enumerate(params['programs']) if not program['argv']]
+    problems = []
+    for index, program in enumerate(params['programs']):
+        problems.extend(_entry_problems(index, program, params.get('name')))
     if not posixpath.isabs(params['marker']):
         problems.append('marker %s is not an absolute path' % params['marker'])
     problems.extend('%s must be at least 0, not %d' % (option, params[option])
@@ -299,7 +388,18 @@ def guest_exec(params, check_mode):
                 raise
             # A check-mode deploy has not created (or started) the guest yet: its programs would run.
             return {'changed': True, 'digest': programs_digest(params['programs']), 'results': []}
+        others = {}
+
+        def agents(name):
+            # Another guest of this host that an entry runs in (the attacker of an emulate_attack).
+            if name not in others:
+                try:
+                    others[name] = connection.agent(name)
+                except GuestNotRunning as exc:
+                    raise GuestExecError('guest %s: %s' % (name, exc))
+            return others[name]
+
         return ensure_ran(agent, params['programs'], params['marker'], params['timeout'], params['agent_timeout'],
-                          check_mode)
+                          check_mode, agents=agents)
     finally:
         connection.close()

@@ -102,7 +102,7 @@ def normalize_tasks(tasks):
     ops = []
     for index, item in enumerate(tasks or []):
         field = 'tasks[%d]' % index
-        kind, problem = task_type_of(item)
+        kind, problem = task_type_of(item, build=True)
         if problem:
             raise ImageInputError('%s.%s' % (field, kind) if kind else field, problem)
         field = '%s.%s' % (field, kind)

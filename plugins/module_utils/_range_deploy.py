@@ -25,6 +25,7 @@ import re
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, guest_uri, uri_error
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import clone_settings
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, show
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_emulate import handed_over
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import host_image_file
 
 # The role's variables that a KVM host may set for itself.
@@ -168,9 +169,10 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
 
 
 def after_clone_steps(plan, names=None):
-    """The guests with after_clone programs (all, or those in ``names``), in plan order:
-    [{name, inventory_host, programs}], the arguments of kvm_auto_guest_exec for each."""
-    return [{'name': vm['name'], 'inventory_host': vm['inventory_host'], 'programs': vm['after_clone']}
+    """The guests with after-boot work (all, or those in ``names``), in plan order:
+    [{name, inventory_host, programs}], the arguments of kvm_auto_guest_exec for each (capture files
+    made here, see _range_emulate.handed_over)."""
+    return [{'name': vm['name'], 'inventory_host': vm['inventory_host'], 'programs': handed_over(vm['after_clone'])}
             for vm in plan['vms'] if vm.get('after_clone') and (names is None or vm['name'] in names)]
 
 

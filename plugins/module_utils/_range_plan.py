@@ -44,6 +44,7 @@ import re
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import Checker, RangeError, plain, show
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_clones import check_clone_settings, check_range_id
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_emulate import attacked, clone_steps
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
     DEFAULTS as ENTRY_DEFAULTS, check_settings as check_entry_settings, plan_entry_points, subnet_conflicts)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_images import image_config, image_file_name
@@ -301,6 +302,15 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
         networks, errors = plan_networks(final_range_id, blocks, vms, address_prefix, place)
         for error in errors + subnet_conflicts(entry, networks):
             chk.error('', error)
+        warnings = []
+        for vm in vms:
+            # Each clone's after-boot work, now that its addresses and neighbours are known.
+            vm['after_clone'], errors, clone_warnings = clone_steps(final_range_id, vm, vms)
+            for error in errors:
+                chk.error('', error)
+            warnings.extend(w for w in clone_warnings if w not in warnings)
+        for warning in warnings:
+            chk.warn('', warning)
     chk.raise_if_errors()
 
     resolved = _resolve_hosts(hosts, inventory_hosts, inventory_host_ids)
@@ -318,8 +328,9 @@ def plan_range(data, variables=False, range_id=None, templates=None, inventory_h
     for image in images.values():
         # The build checks that an image whose guests forward traffic can (iptables).
         image['require_forwarding'] = any(vm['forwarding'] for vm in vms if vm['image'] == image['name'])
-        # ... and that an image of entry points has an SSH server for the trainees.
-        image['require_ssh'] = any(vm['trainee'] for vm in vms if vm['image'] == image['name'])
+        # ... and that an image of entry points or attack targets has an SSH server.
+        image['require_ssh'] = any(vm['trainee'] or attacked(by_id[vm['guest']]) for vm in vms
+                                   if vm['image'] == image['name'])
     used_hosts = set(vm['host'] for vm in vms)
     for host in resolved:
         host['vms'] = len([vm for vm in vms if vm['host'] == host['id']])

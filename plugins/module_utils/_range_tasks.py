@@ -17,8 +17,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import (
-    check_task_params, follow_accounts, is_after_clone, malware_errors, params_list_error, program_argv, secret_values,
-    task_type_of, version_pin_error)
+    RUNTIME_TASKS, check_task_params, follow_accounts, is_after_clone, malware_errors, params_list_error, program_argv,
+    secret_values, task_type_of, version_pin_error)
 
 
 def check_tasks(guest_place, raw, chk, resolve_file, template=None):
@@ -85,16 +85,20 @@ def check_tasks(guest_place, raw, chk, resolve_file, template=None):
     return tasks if ok else None
 
 
-def after_clone_programs(guest_place, tasks):
-    """The after_clone programs of normalized ``tasks``, in order: [{argv, label}] for kvm_auto_guest_exec."""
-    programs = []
+def after_boot_tasks(guest_place, tasks):
+    """What runs on each clone after its first boot, in task order: the after_clone programs as
+    {argv, label} for kvm_auto_guest_exec, and the runtime tasks as {label, TYPE: params}, which
+    _range_emulate turns into steps of each clone."""
+    work = []
     for pos, task in enumerate(tasks or ()):
         for ttype, params_list in task.items():
             for ppos, params in enumerate(params_list):
+                label = '%s.tasks[%d].%s[%d]' % (guest_place, pos, ttype, ppos)
                 if is_after_clone(ttype, params):
-                    programs.append({'argv': program_argv(params),
-                                     'label': '%s.tasks[%d].%s[%d]' % (guest_place, pos, ttype, ppos)})
-    return programs
+                    work.append({'argv': program_argv(params), 'label': label})
+                elif ttype in RUNTIME_TASKS:
+                    work.append({'label': label, ttype: params})
+    return work
 
 
 def task_ops(tasks):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._cyris_schema import DEFAULT_ARCH, build_time_tasks
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import TEXT_TYPES as _TEXT_TYPES, kind_of, show
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import after_clone_programs, check_tasks
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_tasks import after_boot_tasks, check_tasks
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._sizes import format_size, parse_size
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._virt_builder import (
     TemplateError, find_template, parse_template_list)
@@ -125,9 +125,10 @@ def check_guest(pos, item, host_ids, chk, templates, resolve_file):
             except ValueError as exc:
                 chk.error(place + '.disk_size', '%s' % exc)
         tasks = check_tasks(place, item['tasks'], chk, resolve_file, template) if 'tasks' in item else []
-        # after_clone programs run on each clone after its first boot; the rest shapes the image.
+        # after_clone programs and runtime tasks run on each clone after its first boot; the rest
+        # shapes the image.
         guest['tasks'] = None if tasks is None else build_time_tasks(tasks)
-        guest['after_clone'] = after_clone_programs(place, tasks)
+        guest['after_clone'] = after_boot_tasks(place, tasks)
     if btype == 'kvm':
         for key, bounds, unit in (('vcpus', VCPUS_RANGE, ''), ('memory', MEMORY_RANGE, ' MiB')):
             if item.get(key) is not None:

@@ -15,11 +15,16 @@ version_added: 0.1.0
 description:
   - Runs on the KVM host of a running libvirt domain and runs O(programs) in the guest, in order, through the
     guest's qemu-guest-agent (C(guest-exec)); no network or SSH into the guest is involved. It is how CyRIS
-    C(execute_program) tasks with C(execute_time=after_clone) run on every clone.
+    C(execute_program) tasks with C(execute_time=after_clone), C(emulate_attack) and
+    C(emulate_traffic_capture_file) run on every clone.
+  - An entry of O(programs) is a program run in the guest (O(programs[].argv)), a program run for the guest in
+    another guest of the same host (O(programs[].argv) and O(programs[].guest), such as the login attempts of
+    an attack against it), or a file written in the guest (O(programs[].file)).
   - Waits first for the agent to answer C(guest-ping), for at most O(agent_timeout) seconds (the guest may have
     just booted).
   - A file in the guest, O(marker), records that the programs ran. It holds RV(digest) (the sha256 of the
-    programs' C(argv) lists) and a newline. When it holds that, nothing runs; when it is missing or holds
+    entries, that is of the programs' C(argv) lists, the other guest of those that run elsewhere, and each
+    file's path, mode and content) and a newline. When it holds that, nothing runs; when it is missing or holds
     anything else, all programs run, and after the last one succeeded the marker is written (its directory made
     with C(mkdir -p)). The marker lives on the guest's disk, so a guest whose disk was recreated (a reset) runs
     the programs again.
@@ -58,6 +63,7 @@ options:
     description:
       - The programs to run, in order. An empty list does nothing and reports no change.
       - Changing a program's C(argv), or their order, changes RV(digest), so all of them run again.
+      - Each entry has O(programs[].argv) or O(programs[].file), not both.
     type: list
     elements: dict
     required: true
@@ -69,7 +75,30 @@ options:
           - For a shell command line, run a shell, for example V([/bin/sh, -c, "echo ok > /tmp/ok"]).
         type: list
         elements: str
-        required: true
+      guest:
+        description:
+          - Another libvirt domain of the same O(uri) to run O(programs[].argv) in, instead of O(name); the module
+            waits for its agent too, for at most O(agent_timeout) seconds.
+          - The marker stays in O(name), so the entry runs once per disk of O(name).
+        type: str
+      file:
+        description:
+          - A file to write in the guest through the agent (C(guest-file-write)); its directory is made with
+            C(mkdir -p), an existing file is replaced, and its mode is then set with C(chmod).
+        type: dict
+        suboptions:
+          path:
+            description: The absolute path of the file in the guest.
+            type: str
+            required: true
+          content:
+            description: The file's bytes, in base64.
+            type: str
+            required: true
+          mode:
+            description: Its mode, in octal.
+            type: str
+            default: '0644'
       label:
         description:
           - What the program is, in messages and RV(results), for example
@@ -91,7 +120,7 @@ options:
     type: int
     default: 600
 notes:
-  - The programs should be safe to run again. After a failure (or a timeout) the next run starts again with the
+  - The entries should be safe to run again. After a failure (or a timeout) the next run starts again with the
     first program, and a reset runs them all again in the fresh guest.
   - The agent runs the programs as its own user (root), with its environment; a program's standard input is empty.
   - Each program's output is captured by the agent and returned only when the program has ended.
@@ -117,7 +146,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 digest:
-  description: The sha256 (hex) of the programs' C(argv) lists, in order; the marker holds it once they ran.
+  description: The sha256 (hex) of the entries of O(programs), in order; the marker holds it once they ran.
   returned: always
   type: str
   sample: 3b1f9c0e6c1d2f6a1e0b8d5c4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a59
@@ -130,27 +159,43 @@ results:
   elements: dict
   contains:
     label:
-      description: The program's O(programs[].label).
+      description: The entry's O(programs[].label).
       type: str
     argv:
-      description: The program's O(programs[].argv).
+      description: The program's O(programs[].argv) (a program only).
       type: list
       elements: str
+    guest:
+      description: The O(programs[].guest) it ran in (a program run in another guest only).
+      type: str
     rc:
-      description: Its exit status; null when a signal ended it.
+      description: Its exit status; null when a signal ended it (a program only).
       type: int
     signal:
-      description: The signal that ended it, or null.
+      description: The signal that ended it, or null (a program only).
       type: int
     stdout:
-      description: Its standard output, the last 64 KiB of it, decoded as UTF-8 (invalid bytes replaced).
+      description:
+        - Its standard output, the last 64 KiB of it, decoded as UTF-8 (invalid bytes replaced) (a program only).
       type: str
     stderr:
-      description: Its standard error, the last 64 KiB of it, decoded as UTF-8 (invalid bytes replaced).
+      description:
+        - Its standard error, the last 64 KiB of it, decoded as UTF-8 (invalid bytes replaced) (a program only).
+      type: str
+    path:
+      description: The file written (a file only).
+      type: str
+    size:
+      description: Its size in bytes (a file only).
+      type: int
+    mode:
+      description: Its mode (a file only).
       type: str
   sample:
     - {label: "guest_settings[1] (id=desktop).tasks[0].execute_program",
        argv: [/bin/sh, /opt/setup/after_clone.sh, "42"], rc: 0, signal: null, stdout: "configured\n", stderr: ""}
+    - {label: "guest_settings[1] (id=desktop).tasks[2].emulate_traffic_capture_file[0]",
+       path: /home/trainee/traffic.pcap, size: 37119, mode: "0644"}
 diff:
   description: The marker's content before (empty when it is missing or could not be read) and after.
   returned: when O(programs) is not empty
@@ -174,8 +219,14 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_exec import 
 
 def argument_spec():
     program = dict(
-        argv=dict(type='list', elements='str', required=True),
+        argv=dict(type='list', elements='str'),
         label=dict(type='str', required=True),
+        guest=dict(type='str'),
+        file=dict(type='dict', options=dict(
+            path=dict(type='str', required=True),
+            content=dict(type='str', required=True),
+            mode=dict(type='str', default='0644'),
+        )),
     )
     return dict(
         name=dict(type='str', required=True),

@@ -96,8 +96,8 @@ options:
       - Each list item holds exactly one task type mapped to a list of parameter maps.
       - Passwords are applied after all other operations, to the final account name; a password given
         to an account that a later task renames ends up on the new name.
-      - Build-time only; V(emulate_attack) and V(emulate_traffic_capture_file) are rejected with an error, as is
-        O(tasks[].execute_program[].execute_time=after_clone). O(tasks[].emulate_malware) is baked into the image
+      - Build-time only; V(emulate_attack) and V(emulate_traffic_capture_file) are rejected with an error saying
+        that the range runs them after boot, as is O(tasks[].execute_program[].execute_time=after_clone). O(tasks[].emulate_malware) is baked into the image
         as a service that starts at boot.
       - Adding an account that exists (V(root), or one added or renamed to by an earlier task), renaming onto
         such a name, and changing a name that an earlier task renamed away are errors found before the build.
@@ -219,7 +219,9 @@ options:
             type: path
             required: true
       emulate_attack:
-        description: Not supported at build time; rejected with an error.
+        description:
+          - Rejected with an error; it acts on running clones, so the C(cyris.kvm_auto.kvm_auto_range) role runs it
+            after their first boot.
         type: raw
       emulate_malware:
         description:
@@ -258,7 +260,9 @@ options:
               - Required with O(tasks[].emulate_malware[].mode=port_listening), refused with the other mode.
             type: int
       emulate_traffic_capture_file:
-        description: Not supported at build time; rejected with an error.
+        description:
+          - Rejected with an error; it acts on running clones, so the C(cyris.kvm_auto.kvm_auto_range) role runs it
+            after their first boot.
         type: raw
   require_forwarding:
     description:
@@ -270,7 +274,8 @@ options:
     default: false
   require_ssh:
     description:
-      - Whether guests of this image are entry points that trainees reach over SSH.
+      - Whether guests of this image are entry points that trainees reach over SSH, or the targets of
+        C(emulate_attack) login attempts.
       - The build then checks, after every task, that the image has an SSH server (C(/usr/sbin/sshd)), and
         fails naming the image otherwise (add an O(tasks[].install_package) task for V(openssh-server)).
       - A change of it rebuilds the image.

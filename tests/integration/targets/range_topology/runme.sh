@@ -8,6 +8,8 @@
 #                            and the server's emulate_malware programs running from its image
 #   rerun, check mode     -> changed=0
 #   after_clone           -> the srv clones ran their program once, after their first boot
+#   emulate               -> each srv clone's log holds the firewall's failed logins, once (after
+#                            deploy and after the rerun); its capture file reads with tcpdump
 #   destroy, destroy      -> no domain, network or bridge left, then changed=0
 set -eu -o pipefail
 cd "$(dirname "$0")"
@@ -90,6 +92,9 @@ ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/deplo
 step "from inside the guests"
 python3 files/check_topology.py "$work/ranges/range_details-cr77.yml"
 
+step "emulate_attack and emulate_traffic_capture_file in the srv clones"
+python3 files/check_emulate.py "$work/ranges/range_details-cr77.yml"
+
 step "rerun: nothing changes"
 ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/rerun.log"
 unchanged "$work/rerun.log"
@@ -103,6 +108,9 @@ for instance in 1 2; do
   fi
   echo "srv_cr77_${instance}_1: $log"
 done
+
+step "the rerun made no login attempts and wrote no capture file again"
+python3 files/check_emulate.py "$work/ranges/range_details-cr77.yml"
 
 step "check mode on the deployed range: nothing would change"
 ansible-playbook -C cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/check-warm.log"

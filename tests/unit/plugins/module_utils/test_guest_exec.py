@@ -384,3 +384,77 @@ def test_the_agent_turns_libvirt_errors_into_agent_errors(monkeypatch):
     with pytest.raises(AgentError) as failed:
         GuestAgent(FakeDomain()).command('guest-ping')
     assert str(failed.value) == 'guest-ping: Guest agent is not responding: QEMU guest agent is not connected'
+
+
+# ---------------------------------------------------------------- files, and programs run in another guest
+
+CAPTURE_PATH = '/home/trainee/traffic.pcap'
+CAPTURE_BYTES = bytes(range(256)) * 500
+CAPTURE = {'label': 'guest_settings[0] (id=srv).tasks[2].emulate_traffic_capture_file[0]',
+           'file': {'path': CAPTURE_PATH, 'content': _b64(CAPTURE_BYTES), 'mode': '0644'}}
+ATTACK = {'label': 'guest_settings[0] (id=srv).tasks[1].emulate_attack[0]', 'guest': 'fw_cr77_1_1',
+          'argv': ['/bin/sh', '-c', 'for i in 1 2; do ssh x; done', 'emulate_attack']}
+
+
+def test_a_file_is_written_in_chunks_with_its_directory_and_mode():
+    guest = FakeGuest()
+    result = ensure_ran(guest, [CAPTURE], MARKER, 60, 30, False)
+    assert guest.files[CAPTURE_PATH] == CAPTURE_BYTES
+    assert guest.executed == [['mkdir', '-p', '/home/trainee'], ['chmod', '0644', CAPTURE_PATH], MKDIR]
+    assert result['results'] == [{'label': CAPTURE['label'], 'path': CAPTURE_PATH, 'size': len(CAPTURE_BYTES),
+                                  'mode': '0644'}]
+    assert guest.handles == {}
+
+
+def test_a_program_for_the_guest_runs_in_the_other_guest_and_the_marker_stays_here():
+    guest, attacker = FakeGuest(answers_after=1), FakeGuest(answers_after=2)
+    clock = FakeClock()
+    result = ensure_ran(guest, [FIRST, ATTACK], MARKER, 60, 30, False, agents={'fw_cr77_1_1': attacker}.get,
+                        now=clock.now, sleep=clock.sleep)
+    assert attacker.executed == [ATTACK['argv']] and attacker.files == {}
+    assert guest.executed == [FIRST['argv'], MKDIR] and MARKER in guest.files
+    assert result['results'][1]['guest'] == 'fw_cr77_1_1'
+    # Both agents were waited for.
+    assert clock.sleeps == [2, 2, 2]
+
+
+def test_a_failure_in_the_other_guest_names_it():
+    attacker = FakeGuest(outcomes={tuple(ATTACK['argv']): {'rc': 1, 'err': b'sshd on 77.1.2.2 did not answer\n'}})
+    with pytest.raises(GuestExecError) as failed:
+        ensure_ran(FakeGuest(), [ATTACK], MARKER, 60, 30, False, agents={'fw_cr77_1_1': attacker}.get)
+    assert str(failed.value) == ("%s: in guest fw_cr77_1_1: /bin/sh -c 'for i in 1 2; do ssh x; done' emulate_attack "
+                                 "exited with status 1: sshd on 77.1.2.2 did not answer" % ATTACK['label'])
+
+
+def test_a_long_word_is_shown_by_its_length():
+    result = {'argv': ['/bin/sh', '-c', 'x' * 1000], 'rc': 2, 'signal': None, 'stdout': '', 'stderr': ''}
+    assert failure_message('L', result) == 'L: /bin/sh -c <1000 characters> exited with status 2'
+
+
+@pytest.mark.parametrize('change, same', [
+    ({}, True),
+    ({'label': 'renamed'}, True),
+    ({'file': dict(CAPTURE['file'], content=_b64(CAPTURE_BYTES[1:]))}, False),
+    ({'file': dict(CAPTURE['file'], mode='0600')}, False),
+    ({'file': dict(CAPTURE['file'], path='/tmp/traffic.pcap')}, False),
+])
+def test_the_digest_follows_a_file_content_path_and_mode(change, same):
+    assert (programs_digest([dict(CAPTURE, **change)]) == programs_digest([CAPTURE])) is same
+
+
+def test_the_digest_follows_the_guest_a_program_runs_in():
+    assert programs_digest([ATTACK]) != programs_digest([dict(ATTACK, guest='pc_cr77_1_1')])
+    assert programs_digest([ATTACK]) != programs_digest([dict(ATTACK, guest=None)])
+
+
+@pytest.mark.parametrize('program, problem', [
+    (dict(CAPTURE, argv=['true']), 'file and argv exclude each other'),
+    (dict(CAPTURE, file=dict(CAPTURE['file'], path='traffic.pcap')), 'file.path traffic.pcap is not the absolute'),
+    (dict(CAPTURE, file=dict(CAPTURE['file'], mode='rw-r--r--')), 'file.mode rw-r--r-- is not an octal mode'),
+    (dict(CAPTURE, file=dict(CAPTURE['file'], content='not base64!')), 'file.content is not base64'),
+    (dict(ATTACK, guest='srv_cr77_1_1'), 'guest srv_cr77_1_1 is the guest itself: leave guest out'),
+])
+def test_entry_problems(program, problem):
+    params = {'name': 'srv_cr77_1_1', 'programs': [program], 'marker': MARKER, 'timeout': 60, 'agent_timeout': 30}
+    problems = parameter_problems(params)
+    assert len(problems) == 1 and problems[0].startswith('programs[0] (%s): %s' % (program['label'], problem))
