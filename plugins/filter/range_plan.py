@@ -243,17 +243,30 @@ def range_transfers(steps, plan, present_results, settings, hostvars=None):
                            bool(settings['copy_compression']))
 
 
-def range_transfer_results(place_results, send_results=None):
-    """The results of placing the received images, each with the ``bytes_sent`` of its transfer."""
-    sent = {}
-    for result in plain(send_results or []):
-        send = result.get('item', {}).get('item') if isinstance(result.get('item'), dict) else None
-        if isinstance(send, dict):
-            sent[(send['image'], send['inventory_host'])] = bytes_sent(result.get('stdout'))
+def range_transfer_results(place_results, send_results=None, check_results=None):
+    """The results of placing the received images, each with the ``bytes_sent`` of its transfer.
+
+    ``check_results``: async_status of the placements started in the background (their outcome
+    replaces the started result of the same send).
+    """
+    def key(send):
+        return (send.get('image'), send.get('inventory_host'))
+
+    def sends(results):
+        # An async_status result's item is the started job's result, whose item is the send.
+        for result in plain(results or []):
+            item = result.get('item')
+            if isinstance(item, dict) and 'ansible_job_id' in item:
+                item = item.get('item')
+            if isinstance(item, dict):
+                yield item, result
+
+    sent = dict((key(send), bytes_sent(result.get('stdout'))) for send, result in sends(send_results))
+    finished = dict((key(send), result) for send, result in sends(check_results))
     found = []
-    for result in plain(place_results or []):
-        item = result.get('item') or {}
-        found.append(dict(result, bytes_sent=sent.get((item.get('image'), item.get('inventory_host')))))
+    for send, result in sends(place_results):
+        outcome = dict(finished.get(key(send), result), item=send)
+        found.append(dict(outcome, bytes_sent=sent.get(key(send))))
     return found
 
 

@@ -23,6 +23,10 @@ description:
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
 attributes:
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: full
+    details: The role hashes every receiver's image at once this way.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full

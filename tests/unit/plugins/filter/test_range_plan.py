@@ -253,6 +253,11 @@ def test_transfer_results_carry_the_bytes_sent():
     assert range_transfer_results(placed, sent) == [{'item': send, 'changed': True, 'bytes_sent': 1234567}]
     # Check mode: nothing was sent.
     assert range_transfer_results(placed, []) == [{'item': send, 'changed': True, 'bytes_sent': None}]
+    # A placement run in the background: its outcome is the awaited one.
+    started = [{'item': send, 'ansible_job_id': 'j2', 'started': 1, 'changed': True}]
+    checked = [{'item': started[0], 'finished': 1, 'changed': True, 'dest': '/i/img'}]
+    assert range_transfer_results(started, sent, checked) == [
+        {'item': send, 'finished': 1, 'changed': True, 'dest': '/i/img', 'bytes_sent': 1234567}]
 
 
 def test_range_details_and_inventory_from_module_results(range_dir):
