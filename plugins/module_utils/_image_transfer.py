@@ -119,12 +119,19 @@ def transfer_rounds(copies, hosts, present, host_vars, fanout=False, compress=Tr
         members.setdefault((copy['image'], node_of(copy['inventory_host'], host_vars)), []).append(copy)
     holders = {}
     needs = []
+    # A host that is the controller copies from the build directory on its own disk, beside the
+    # rounds (its image directory is on another file system, or it would take a hard link).
+    local = []
     for (image, node), node_copies in members.items():
         if any((image, c['inventory_host']) in present for c in node_copies):
             holders.setdefault(image, []).append(node)
+        elif by_host[node_copies[0]['inventory_host']]['local']:
+            local.append((image, SOURCE, node))
         else:
             needs.append((image, node))
     schedule = rounds(needs, holders, fanout)
+    if local:
+        schedule = [local + (schedule[0] if schedule else [])] + schedule[1:]
     found = []
     for number, this_round in enumerate(schedule, 1):
         sends = []
@@ -146,7 +153,7 @@ def _send(copy, serving, by_host, host_vars, compress, shared_with):
     else:
         sender, src = serving['inventory_host'], serving['dest']
         key = (host_vars.get(sender) or {}).get(KEY_HOST_VAR)
-    if by_host[receiver]['local'] and serving is None:
+    if by_host[receiver]['local']:
         argv = rsync_argv(src, part)
     else:
         argv = rsync_argv(src, part, '%s' % (own.get('ansible_host') or receiver), remote_shell(own, key), compress)

@@ -140,3 +140,16 @@ def test_transfer_rounds_leave_out_images_not_built_yet_and_copy_locally_on_the_
     found = transfer_rounds(unbuilt + copies('img', 'ctl'), layout('kvm1', 'ctl', local=['ctl']), set(), {})
     assert sends(found) == [[('img', 'localhost', 'ctl', [])]]
     assert found[0]['sends'][0]['argv'][-3:] == ['--', '/build/img', '/img/.img.f.part']
+
+
+def test_the_controller_as_a_host_copies_from_its_build_beside_the_rounds_and_may_serve():
+    hosts = layout('ctl', 'kvm1', 'kvm2', 'kvm3', local=['ctl'])
+    found = transfer_rounds(copies('img', 'ctl', 'kvm1', 'kvm2', 'kvm3'), hosts, set(), {}, fanout=True)
+    # Never from a host over SSH to the controller's own name: from its build directory, in round 1.
+    assert sends(found) == [[('img', 'localhost', 'ctl', []), ('img', 'localhost', 'kvm1', [])],
+                            [('img', 'kvm1', 'kvm2', []), ('img', 'localhost', 'kvm3', [])]]
+    assert found[0]['sends'][0]['argv'][-3:] == ['--', '/build/img', '/img/.img.f.part']
+    # Holding the image, it serves the others over SSH like any host.
+    found = transfer_rounds(copies('img', 'ctl', 'kvm1'), hosts, {('img', 'ctl')}, {'kvm1': {'ansible_host': 'k1'}}, True)
+    assert sends(found) == [[('img', 'ctl', 'kvm1', [])]]
+    assert found[0]['sends'][0]['argv'][-1] == 'k1:/img/.img.f.part'
