@@ -192,8 +192,8 @@ def main():
             print('  %-28s %8.1f MB %6.2fx allocated %7.1f s' % (label, sent / 1e6, sent / allocated, seconds))
             link_time = seconds
         seconds, rounds, sent = distribute(hosts, hosts.names[:1], image, checksum, False, True)
-        print('  %-28s %8.1f MB %6.2fx allocated %7.1f s (%d transfers)' % ('rerun, the image there', sent / 1e6,
-                                                                             sent / allocated, seconds, rounds))
+        print('  %-28s %8.1f MB %6.2fx allocated %7.1f s (%d rounds)' % (
+            'rerun, the image there', sent / 1e6, sent / allocated, seconds, rounds))
         print('distribution (link-time %.1f s: one compressed placement):' % link_time)
         for count in counts:
             for fanout in (False, True):
