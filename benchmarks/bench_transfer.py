@@ -187,7 +187,7 @@ def main():
         link_time = None
         for compress in (False, True):
             hosts.clear()
-            seconds, _, sent = distribute(hosts, hosts.names[:1], image, checksum, False, compress)
+            seconds, rounds, sent = distribute(hosts, hosts.names[:1], image, checksum, False, compress)
             label = 'rsync sparse' + (' + zstd -1' if compress else '')
             print('  %-28s %8.1f MB %6.2fx allocated %7.1f s' % (label, sent / 1e6, sent / allocated, seconds))
             link_time = seconds

@@ -41,15 +41,14 @@ def rounds(needs, holders=None, fanout=True, source=SOURCE):
         busy = set()
         this_round = []
         for sender in servers + [source]:
-            for need in pending:
-                item, node = need
-                if sender in busy or node in busy:
-                    continue
-                if sender == source or sender in have.get(item, ()):
-                    this_round.append((item, sender, node))
-                    busy.update((sender, node))
-                    pending.remove(need)
-                    break
+            if sender in busy:
+                continue
+            need = next(((item, node) for item, node in pending
+                         if node not in busy and (sender == source or sender in have.get(item, ()))), None)
+            if need:
+                pending.remove(need)
+                this_round.append((need[0], sender, need[1]))
+                busy.update((sender, need[1]))
         for item, sender, node in this_round:
             have.setdefault(item, []).append(node)
             if fanout and node not in servers:

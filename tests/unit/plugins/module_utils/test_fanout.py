@@ -20,7 +20,7 @@ def check_valid(schedule, needs, holders, fanout):
     met = []
     for this_round in schedule:
         assert this_round, 'an empty round'
-        busy = [n for _, sender, receiver in this_round for n in (sender, receiver)]
+        busy = [node for transfer in this_round for node in transfer[1:]]
         assert len(busy) == len(set(busy)), 'a node in two transfers of one round: %r' % (this_round,)
         for item, sender, receiver in this_round:
             assert sender in have.setdefault(item, {SOURCE})
@@ -53,7 +53,7 @@ def test_without_fanout_the_controller_sends_alone(count, pre_holders):
     holders = {'img': held}
     schedule = rounds(needs, holders, fanout=False)
     check_valid(schedule, needs, holders, False)
-    assert [r for r in schedule] == [[('img', SOURCE, 'host%d' % i)] for i in range(count)]
+    assert schedule == [[('img', SOURCE, 'host%d' % i)] for i in range(count)]
 
 
 @pytest.mark.parametrize('needs, holders, expected', [
