@@ -121,7 +121,7 @@ class Hosts:
 
 
 def distribute(hosts, names, image, checksum, fanout, compress):
-    """Place ``image`` on ``names`` as the role does; (seconds, rounds, bytes on the wire).
+    """Place ``image`` on ``names`` as the role does; (seconds of each round, bytes on the wire).
 
     A host whose image directory holds the file already gets nothing (the role's stat).
     """
@@ -131,9 +131,10 @@ def distribute(hosts, names, image, checksum, fanout, compress):
     layout = [{'inventory_host': h, 'local': False} for h in names]
     present = set((name, c['inventory_host']) for c in copies if os.path.exists(c['dest']))
     schedule = transfer_rounds(copies, layout, present, hosts.host_vars(), fanout=fanout, compress=compress)
-    start = time.monotonic()
+    times = []
     total = 0
     for this_round in schedule:
+        start = time.monotonic()
         procs = []
         for send in this_round['sends']:
             prefix = [] if send['sender'] == CONTROLLER else ['ip', 'netns', 'exec', ns_of(send['sender'])]
@@ -150,7 +151,8 @@ def distribute(hosts, names, image, checksum, fanout, compress):
         for changed, error in outcomes:
             if error:
                 raise SystemExit(error)
-    return time.monotonic() - start, len(schedule), total
+        times.append(time.monotonic() - start)
+    return times, total
 
 
 def whole_over_ssh(hosts, image):
@@ -187,20 +189,21 @@ def main():
         link_time = None
         for compress in (False, True):
             hosts.clear()
-            seconds, rounds, sent = distribute(hosts, hosts.names[:1], image, checksum, False, compress)
+            times, sent = distribute(hosts, hosts.names[:1], image, checksum, False, compress)
             label = 'rsync sparse' + (' + zstd -1' if compress else '')
-            print('  %-28s %8.1f MB %6.2fx allocated %7.1f s' % (label, sent / 1e6, sent / allocated, seconds))
-            link_time = seconds
-        seconds, rounds, sent = distribute(hosts, hosts.names[:1], image, checksum, False, True)
+            print('  %-28s %8.1f MB %6.2fx allocated %7.1f s' % (label, sent / 1e6, sent / allocated, sum(times)))
+            link_time = sum(times)
+        times, sent = distribute(hosts, hosts.names[:1], image, checksum, False, True)
         print('  %-28s %8.1f MB %6.2fx allocated %7.1f s (%d rounds)' % (
-            'rerun, the image there', sent / 1e6, sent / allocated, seconds, rounds))
+            'rerun, the image there', sent / 1e6, sent / allocated, sum(times), len(times)))
         print('distribution (link-time %.1f s: one compressed placement):' % link_time)
         for count in counts:
             for fanout in (False, True):
                 hosts.clear()
-                seconds, rounds, sent = distribute(hosts, hosts.names[:count], image, checksum, fanout, True)
-                print('  %2d hosts %-16s %2d rounds %7.1f s %5.2f link-times %8.1f MB sent' % (
-                    count, 'fan-out' if fanout else 'controller push', rounds, seconds, seconds / link_time, sent / 1e6))
+                times, sent = distribute(hosts, hosts.names[:count], image, checksum, fanout, True)
+                print('  %2d hosts %-16s %2d rounds %7.1f s %5.2f link-times %8.1f MB sent (rounds: %s s)' % (
+                    count, 'fan-out' if fanout else 'controller push', len(times), sum(times), sum(times) / link_time,
+                    sent / 1e6, ' '.join('%.1f' % t for t in times)))
     finally:
         hosts.close()
         shutil.rmtree(work, ignore_errors=True)
