@@ -18,6 +18,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files import (
     file_digest, same_filesystem, tolerant_digest)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, SSH_HOST_VARS
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_transfer import (
+    TRANSFER_HOST_VARS, bytes_sent, transfer_rounds)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import (
@@ -25,8 +27,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms imp
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
-    HOST_DIR_VARS, after_clone_steps, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout,
-    pending_guests, run_report)
+    HOST_DIR_VARS, after_clone_steps, batches, changed_items, deploy_steps, host_dirs, host_layout, pending_guests,
+    run_report)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
@@ -48,15 +50,15 @@ _INVENTORY_VARS = (('kvm_auto_range_host_id', 'ansible_connection', ADDRESS_HOST
 _ENTRY_SETTINGS = ('trainee_ports', 'trainee_prefix', 'trainee_sudo', 'trainee_listen', 'access_subnet')
 
 
-def _inventory_vars(hostvars, names):
-    """Inventory host -> the variables of _INVENTORY_VARS it has (templated by Ansible on access)."""
+def _inventory_vars(hostvars, names, keys=_INVENTORY_VARS):
+    """Inventory host -> the variables of ``keys`` it has (templated by Ansible on access)."""
     found = {}
     for name in names or ():
         try:
             own = hostvars[name]
         except KeyError:
             continue
-        found[name] = dict((key, plain(own[key])) for key in _INVENTORY_VARS if key in own)
+        found[name] = dict((key, plain(own[key])) for key in keys if key in own)
     return found
 
 
@@ -238,9 +240,49 @@ def range_host_problems(check_results, settings, hostvars=None, networks=None, p
     return problems
 
 
-def range_copy_ssh_args(ssh_args, compression=False):
-    """SSH arguments for the image copies (see _range_deploy.copy_ssh_args)."""
-    return copy_ssh_args(to_text(ssh_args) if ssh_args else '', bool(compression))
+def range_transfers(steps, plan, present_results, settings, hostvars=None):
+    """The image copies still to make, in rounds of sends (see _image_transfer.transfer_rounds).
+
+    ``present_results``: the role's stat of each copy's destination (``item``: the copy).
+    """
+    steps = plain(steps)
+    settings = plain(settings)
+    present = set()
+    for result in plain(present_results or []):
+        item = result.get('item')
+        if isinstance(item, dict) and (result.get('stat') or {}).get('exists'):
+            present.add((item['image'], item['inventory_host']))
+    hosts = plain(plan)['layout']
+    host_vars = _inventory_vars(hostvars or {}, [h['inventory_host'] for h in hosts], TRANSFER_HOST_VARS)
+    return transfer_rounds(steps['copies'], hosts, present, host_vars, bool(settings['copy_fanout']),
+                           bool(settings['copy_compression']))
+
+
+def range_transfer_results(place_results, send_results=None, check_results=None):
+    """The results of placing the received images, each with the ``bytes_sent`` of its transfer.
+
+    ``check_results``: async_status of the placements started in the background (their outcome
+    replaces the started result of the same send).
+    """
+    def key(send):
+        return (send.get('image'), send.get('inventory_host'))
+
+    def sends(results):
+        # An async_status result's item is the started job's result, whose item is the send.
+        for result in plain(results or []):
+            item = result.get('item')
+            if isinstance(item, dict) and 'ansible_job_id' in item:
+                item = item.get('item')
+            if isinstance(item, dict):
+                yield item, result
+
+    sent = dict((key(send), bytes_sent(result.get('stdout'))) for send, result in sends(send_results))
+    finished = dict((key(send), result) for send, result in sends(check_results))
+    found = []
+    for send, result in sends(place_results):
+        outcome = dict(finished.get(key(send), result), item=send)
+        found.append(dict(outcome, bytes_sent=sent.get(key(send))))
+    return found
 
 
 class FilterModule:
@@ -249,5 +291,5 @@ class FilterModule:
     def filters(self):
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
-            range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args, range_timings,
-            range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_base_vms))
+            range_inventory, range_destroy_targets, range_host_problems, range_transfers, range_transfer_results,
+            range_timings, range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_base_vms))

@@ -24,6 +24,8 @@ PACKAGES = {
     'virsh': {'Debian': 'libvirt-clients', 'RedHat': 'libvirt-client', 'Suse': 'libvirt-client', 'Archlinux': 'libvirt'},
     'libvirtd': {'Debian': 'libvirt-daemon-system', 'RedHat': 'libvirt-daemon-kvm', 'Suse': 'libvirt-daemon',
                  'Archlinux': 'libvirt'},
+    # The image transfers: rsync runs on the sending and on the receiving end.
+    'rsync': {'Debian': 'rsync', 'RedHat': 'rsync', 'Suse': 'rsync', 'Archlinux': 'rsync'},
     'virt-builder': {'Debian': 'libguestfs-tools', 'RedHat': 'guestfs-tools', 'Suse': 'guestfs-tools',
                      'Archlinux': 'guestfs-tools'},
 }
@@ -57,6 +59,7 @@ def host_checks(inventory_hosts, uri, network, shared_network_hosts=None, route_
     for host in inventory_hosts:
         checks.append({'inventory_host': host, 'what': 'virt-install', 'argv': ['virt-install', '--version']})
         checks.append({'inventory_host': host, 'what': 'qemu-img', 'argv': ['qemu-img', '--version']})
+        checks.append({'inventory_host': host, 'what': 'rsync', 'argv': ['rsync', '--version']})
         if shared_network_hosts is None or host in shared_network_hosts:
             checks.append({'inventory_host': host, 'what': 'libvirt', 'argv': ['virsh', '--connect', uri, 'net-info', network]})
         else:
@@ -127,7 +130,7 @@ def host_problems(check_results, network, uri, os_families=None, planned_network
             else:
                 for conflict in _route_conflicts(host, result.get('stdout'), planned_networks):
                     problems.append({'host': host, 'what': what, 'message': conflict})
-        elif what in ('virt-install', 'qemu-img'):
+        elif what in ('virt-install', 'qemu-img', 'rsync'):
             if rc != 0:
                 message = '%s is missing: %s' % (what, install_hint(what, family))
         elif rc != 0 and missing:

@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
-import re
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, guest_uri, uri_error
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import clone_settings
@@ -144,6 +143,7 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
             copy,
             src=posixpath.join(build_dir, copy['image']),
             dest=posixpath.join(host['image_dir'], host_file) if host_file else None,
+            checksum=images[copy['image']]['checksum'],
             # A hard link costs no copy and no space; kvm_auto_image replaces an image by renaming
             # a new file into place, never by rewriting it, so the link never changes under a guest.
             way='link' if linked else 'copy',
@@ -160,9 +160,6 @@ def deploy_steps(plan, hosts, build_results, build_dir, shared_network, link_loc
         'images': images,
         'copies': [c for c in copies if c['way'] == 'copy'],
         'links': [c for c in copies if c['way'] == 'link'],
-        'copy_hosts': _unique(c['inventory_host'] for c in copies if c['way'] == 'copy'),
-        'copies_by_host': dict((h, [c for c in copies if c['way'] == 'copy' and c['inventory_host'] == h])
-                               for h in _unique(c['inventory_host'] for c in copies)),
         'guests': guests,
         'after_clone': after_clone_steps(plan),
     }
@@ -239,7 +236,8 @@ def pending_guests(steps, copy_results=(), link_results=(), check_mode=False, ne
     for result in list(copy_results or ()) + list(link_results or ()):
         item = result.get('item')
         if isinstance(item, dict) and result.get('changed'):
-            missing.add((item.get('image'), item.get('inventory_host')))
+            for host in [item.get('inventory_host')] + list(item.get('shared_with') or ()):
+                missing.add((item.get('image'), host))
     return [g['name'] for g in steps['guests']
             if g['image'] is None or (g['plan_image'], g['inventory_host']) in missing
             or any((nic['network'], g['inventory_host']) in new_networks for nic in g['networks'])]
@@ -252,13 +250,22 @@ def changed_items(results, key='name'):
 
 
 def run_report(plan, build_results=(), copy_results=(), link_results=(), vm_results=()):
-    """What this run did: images built, copied and linked, guests created and changed."""
+    """What this run did: images built, copied (with the bytes each transfer sent, and from where) and linked,
+    guests created and changed."""
     def changed_items(results):
         return [r['item'] for r in results or () if r.get('changed') and not r.get('skipped')]
+    copied = []
+    for result in copy_results or ():
+        if result.get('changed') and not result.get('skipped'):
+            item = result['item']
+            copied.append({'image': item['image'], 'inventory_host': item['inventory_host'],
+                           'from': item.get('sender'), 'bytes_sent': result.get('bytes_sent')})
+            copied.extend({'image': item['image'], 'inventory_host': host, 'from': 'shared storage', 'bytes_sent': 0}
+                          for host in item.get('shared_with') or ())
     return {
         'range_id': plan['range_id'],
         'built': [_result_item(r) for r in build_results or () if r.get('rebuilt')],
-        'copied': [{'image': i['image'], 'inventory_host': i['inventory_host']} for i in changed_items(copy_results)],
+        'copied': copied,
         'linked': [{'image': i['image'], 'inventory_host': i['inventory_host']} for i in changed_items(link_results)],
         'created': [r['name'] for r in vm_results or () if r.get('created')],
         'changed_guests': [r['name'] for r in vm_results or () if r.get('changed') and r.get('name')],
@@ -274,25 +281,4 @@ def batches(items, size):
         members = items[start:start + size]
         names = [m if isinstance(m, str) else m['name'] for m in members]
         out.append({'label': ', '.join(names), 'members': members})
-    return out
-
-
-def copy_ssh_args(ssh_args, compression=False):
-    """SSH arguments for image copies: without ``-C`` unless asked, on a connection of their own.
-
-    Ansible's default SSH arguments compress (-C): zlib on a disk image runs far below a LAN.
-    A multiplexed connection would reuse the compressing master of earlier tasks (for ssh the
-    first value of an option wins), so the copies do not share one.
-    """
-    ssh_args = ssh_args or ''
-    if compression:
-        return ssh_args
-    return ('-o ControlMaster=no -o ControlPath=none ' + re.sub(r'(^| )-C(?= |$)', '', ssh_args)).strip()
-
-
-def _unique(values):
-    out = []
-    for value in values:
-        if value not in out:
-            out.append(value)
     return out

@@ -60,13 +60,22 @@ def _guest_line(domain):
                               ', ' + ', '.join(addresses) if addresses else ', no address known')
 
 
+def _change_text(item):
+    """An image built (its name), or one copy: image -> host, with the bytes sent and the sender when known."""
+    if isinstance(item, str):
+        return item
+    text = '%s -> %s' % (item['image'], item['inventory_host'])
+    if item.get('bytes_sent') is not None:
+        text += ' (%.1f MB from %s)' % (item['bytes_sent'] / 1e6, item.get('from'))
+    return text
+
+
 def _changes(report):
     parts = []
     for key, verb in (('built', 'built'), ('copied', 'copied'), ('linked', 'linked')):
         items = report.get(key) or ()
         if items:
-            parts.append('%s %s' % (verb, ', '.join(
-                i if isinstance(i, str) else '%s -> %s' % (i['image'], i['inventory_host']) for i in items)))
+            parts.append('%s %s' % (verb, ', '.join(_change_text(i) for i in items)))
     created = report.get('created') or []
     if created:
         parts.append('created %s' % ', '.join(created))

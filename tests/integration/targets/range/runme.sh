@@ -2,10 +2,11 @@
 # End-to-end test of the range role: two KVM hosts reached over real SSH (sshd on 127.0.0.2 and
 # 127.0.0.3, sharing this machine's libvirtd), 4 guests of 2 image configurations, with clones.
 #   check mode on nothing -> nothing created
-#   deploy                -> 2 builds, 3 copies, 4 running guests with their accounts
+#   deploy                -> 2 builds, 3 compressed copies (one host to host), 4 running guests
+#                            with their accounts
 #   follow-on plays       -> hostname on every guest through its guest agent, from the deploy's
 #                            in-memory inventory and from the inventory plugin cyris.kvm_auto.range
-#   rerun, check mode     -> changed=0
+#   rerun, check mode     -> changed=0, no image sent
 #   destroy, destroy      -> nothing left, then changed=0
 # Machine-specific settings come from tests/integration/integration_config.yml when ansible-test
 # runs it (else KVM_AUTO_VIRT_TYPE, KVM_AUTO_TEMPLATE_REPO), KVM_AUTO_RANGE_TEST_DIR and
@@ -74,7 +75,7 @@ ansible-inventory -i "$work/guests.cyris_range.yml" --graph
 ansible-playbook -i "$work/guests.cyris_range.yml" follow_on.yml "$@" | tee "$work/follow-on.log"
 
 step "rerun: nothing changes"
-ansible-playbook cyris.kvm_auto.deploy_range "${run[@]}" "$@" | tee "$work/rerun.log"
+ansible-playbook rerun.yml "${run[@]}" "$@" | tee "$work/rerun.log"
 unchanged "$work/rerun.log"
 
 step "check mode on the deployed range: nothing would change"

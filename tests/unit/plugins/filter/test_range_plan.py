@@ -12,7 +12,6 @@ import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.filter.range_plan import (
     FilterModule,
-    range_copy_ssh_args,
     range_deploy_steps,
     range_destroy_targets,
     range_details,
@@ -22,6 +21,8 @@ from ansible_collections.cyris.kvm_auto.plugins.filter.range_plan import (
     range_plan,
     range_public,
     range_report,
+    range_transfer_results,
+    range_transfers,
 )
 
 RANGE = '''
@@ -94,10 +95,10 @@ def built(plan, checksum='sha256:' + 'ab' * 32, **extra):
 
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == [
-        'range_access_hosts', 'range_base_vms', 'range_changed_items', 'range_copy_ssh_args', 'range_deploy_steps',
-        'range_destroy_targets',
+        'range_access_hosts', 'range_base_vms', 'range_changed_items', 'range_deploy_steps', 'range_destroy_targets',
         'range_details', 'range_details_to_write', 'range_host_problems', 'range_inventory', 'range_pending_guests',
-        'range_plan', 'range_public', 'range_report', 'range_reset_steps', 'range_summary', 'range_timings']
+        'range_plan', 'range_public', 'range_report', 'range_reset_steps', 'range_summary', 'range_timings',
+        'range_transfer_results', 'range_transfers']
 
 
 def test_plan_from_yaml_text(range_dir):
@@ -108,10 +109,10 @@ def test_plan_from_yaml_text(range_dir):
     assert plan['used_hosts'] == ['localhost']
     assert plan['host_dirs'] == [{'inventory_host': 'localhost', 'path': SETTINGS['image_dir']},
                                  {'inventory_host': 'localhost', 'path': SETTINGS['disk_dir']}]
-    assert [c['what'] for c in plan['host_checks']] == ['virt-install', 'qemu-img', 'libvirt', 'memory', 'running guests',
-                                                        'defined guests', 'held images', 'directory devices',
-                                                        'free space', 'built images']
-    assert plan['host_checks'][2]['argv'] == ['virsh', '--connect', 'qemu:///system', 'net-info', 'cyris']
+    assert [c['what'] for c in plan['host_checks']] == ['virt-install', 'qemu-img', 'rsync', 'libvirt', 'memory',
+                                                        'running guests', 'defined guests', 'held images',
+                                                        'directory devices', 'free space', 'built images']
+    assert plan['host_checks'][3]['argv'] == ['virsh', '--connect', 'qemu:///system', 'net-info', 'cyris']
     assert plan['build_batches'] == [{'label': plan['images'][0]['name'], 'members': [plan['images'][0]['name']]}]
     assert plan['summary'] == 'range 42: 2 guests on 1 host (localhost) from 1 image (%s)' % plan['images'][0]['name']
 
@@ -188,7 +189,7 @@ def test_deploy_steps_after_the_builds(range_dir):
     name = plan['images'][0]['name']
     host_file = name[:-len('.qcow2')] + '.' + 'ab' * 8 + '.qcow2'
     # The build and image directories of the controller share a file system: a hard link, no copy.
-    assert steps['copies'] == [] and steps['copy_hosts'] == []
+    assert steps['copies'] == []
     assert [(l['src'], l['dest']) for l in steps['links']] == [(str(range_dir / name), str(range_dir / host_file))]
     guest = steps['guests'][0]
     assert (guest['name'], guest['image'], guest['osinfo'], guest['disk_dir']) == (
@@ -200,8 +201,9 @@ def test_deploy_steps_copy_to_a_remote_host_and_wait_for_unbuilt_images(range_di
     hostvars = dict(HOSTVARS, kvm1={'kvm_auto_range_host_id': 'host_1'})
     plan = range_public(plan_of(RANGE, range_dir, hostvars=hostvars, inventory_hosts=['kvm1']))
     steps = range_deploy_steps(plan, built(plan), SETTINGS)
-    assert steps['copy_hosts'] == ['kvm1']
-    assert steps['copies_by_host']['kvm1'][0]['dest'].startswith(SETTINGS['image_dir'] + '/kvmauto-debian-12-')
+    assert [c['inventory_host'] for c in steps['copies']] == ['kvm1']
+    assert steps['copies'][0]['dest'].startswith(SETTINGS['image_dir'] + '/kvmauto-debian-12-')
+    assert steps['copies'][0]['checksum'] == steps['images'][plan['images'][0]['name']]['checksum']
     # A check-mode run before the first build: no checksum, so no file to look for, and the guests wait.
     unbuilt = range_deploy_steps(plan, [], SETTINGS)
     assert unbuilt['copies'][0]['dest'] is None and unbuilt['guests'][0]['image'] is None
@@ -215,23 +217,47 @@ def test_deploy_steps_copy_to_a_remote_host_and_wait_for_unbuilt_images(range_di
 def test_report_of_a_run(range_dir):
     plan = range_public(plan_of(RANGE, range_dir))
     copy = {'image': plan['images'][0]['name'], 'inventory_host': 'localhost', 'src': 'a', 'dest': 'b'}
-    report = range_report(plan, built(plan), [], [{'item': copy, 'changed': True}, {'item': copy, 'skipped': True}],
+    send = dict(copy, inventory_host='kvm1', sender='kvm2', shared_with=['kvm3'])
+    report = range_report(plan, built(plan), [{'item': send, 'changed': True, 'bytes_sent': 1000}, {'item': send, 'changed': False}],
+                          [{'item': copy, 'changed': True}, {'item': copy, 'skipped': True}],
                           [{'name': 'desktop_cr42_1_1', 'created': True, 'changed': True},
                            {'name': 'desktop_cr42_1_2', 'created': False, 'changed': False}])
-    assert report == {'range_id': '42', 'built': [plan['images'][0]['name']], 'copied': [],
+    assert report == {'range_id': '42', 'built': [plan['images'][0]['name']],
+                      'copied': [{'image': copy['image'], 'inventory_host': 'kvm1', 'from': 'kvm2', 'bytes_sent': 1000},
+                                 {'image': copy['image'], 'inventory_host': 'kvm3', 'from': 'shared storage', 'bytes_sent': 0}],
                       'linked': [{'image': copy['image'], 'inventory_host': 'localhost'}],
                       'created': ['desktop_cr42_1_1'], 'changed_guests': ['desktop_cr42_1_1']}
 
 
-@pytest.mark.parametrize('given,compression,expected', [
-    ('-C -o ControlMaster=auto -o ControlPersist=60s', False,
-     '-o ControlMaster=no -o ControlPath=none  -o ControlMaster=auto -o ControlPersist=60s'),
-    ('-C -o ControlMaster=auto', True, '-C -o ControlMaster=auto'),
-    ('', False, '-o ControlMaster=no -o ControlPath=none'),
-    ('-o Ciphers=aes128-ctr -C', False, '-o ControlMaster=no -o ControlPath=none -o Ciphers=aes128-ctr'),
-])
-def test_copy_ssh_args(given, compression, expected):
-    assert range_copy_ssh_args(given, compression) == expected
+def test_transfers_from_the_hosts_connection_variables(range_dir):
+    hostvars = dict(HOSTVARS, kvm1={'kvm_auto_range_host_id': 'host_1', 'ansible_host': '10.0.0.1', 'ansible_user': 'root',
+                                    'ansible_ssh_private_key_file': '/keys/range'})
+    plan = range_public(plan_of(RANGE, range_dir, hostvars=hostvars, inventory_hosts=['kvm1']))
+    steps = range_deploy_steps(plan, built(plan), SETTINGS)
+    settings = dict(SETTINGS, copy_fanout=True, copy_compression=True)
+    copy = steps['copies'][0]
+    rounds = range_transfers(steps, plan, [{'item': copy, 'stat': {'exists': False}}], settings, hostvars)
+    [[send]] = [r['sends'] for r in rounds]
+    assert (send['sender'], send['inventory_host'], send['dest'], send['checksum']) == (
+        'localhost', 'kvm1', copy['dest'], copy['checksum'])
+    assert send['argv'][-1] == '10.0.0.1:' + send['part'] and '--compress-choice=zstd' in send['argv']
+    assert "-l root -i /keys/range" in [a for a in send['argv'] if a.startswith('--rsh=')][0]
+    # A rerun: the file is there, nothing to send.
+    assert range_transfers(steps, plan, [{'item': copy, 'stat': {'exists': True}}], settings, hostvars) == []
+
+
+def test_transfer_results_carry_the_bytes_sent():
+    send = {'image': 'img', 'inventory_host': 'kvm1', 'sender': 'localhost'}
+    placed = [{'item': send, 'changed': True}]
+    sent = [{'item': {'item': send, 'ansible_job_id': 'j1'}, 'stdout': 'Number of files: 1\nTotal bytes sent: 1,234,567\n'}]
+    assert range_transfer_results(placed, sent) == [{'item': send, 'changed': True, 'bytes_sent': 1234567}]
+    # Check mode: nothing was sent.
+    assert range_transfer_results(placed, []) == [{'item': send, 'changed': True, 'bytes_sent': None}]
+    # A placement run in the background: its outcome is the awaited one.
+    started = [{'item': send, 'ansible_job_id': 'j2', 'started': 1, 'changed': True}]
+    checked = [{'item': started[0], 'finished': 1, 'changed': True, 'dest': '/i/img'}]
+    assert range_transfer_results(started, sent, checked) == [
+        {'item': send, 'finished': 1, 'changed': True, 'dest': '/i/img', 'bytes_sent': 1234567}]
 
 
 def test_range_details_and_inventory_from_module_results(range_dir):
@@ -290,7 +316,7 @@ def test_a_guest_uri_that_is_no_uri_is_refused_naming_the_host(range_dir):
 
 def check(host, what, rc, stdout='', stderr='', msg=None):
     argv = {'virt-install': ['virt-install', '--version'], 'qemu-img': ['qemu-img', '--version'],
-            'libvirt': ['virsh', 'net-info', 'cyris']}[what]
+            'rsync': ['rsync', '--version'], 'libvirt': ['virsh', 'net-info', 'cyris']}[what]
     result = {'item': {'inventory_host': host, 'what': what, 'argv': argv}, 'rc': rc, 'stdout': stdout, 'stderr': stderr}
     if msg:
         result['msg'] = msg
@@ -309,6 +335,7 @@ MISSING = "[Errno 2] No such file or directory: b'virt-install'"
     (check('kvm1', 'virt-install', 2, msg=MISSING), None,
      'kvm1: virt-install is missing: install virtinst (Debian/Ubuntu) or virt-install (Fedora/RHEL)'),
     (check('kvm2', 'qemu-img', 2, msg=MISSING), {'kvm2': 'RedHat'}, 'kvm2: qemu-img is missing: dnf install qemu-img'),
+    (check('kvm2', 'rsync', 2, msg=MISSING), {'kvm2': 'Debian'}, 'kvm2: rsync is missing: apt-get install rsync'),
     (check('kvm1', 'libvirt', 2, msg="[Errno 2] No such file or directory: b'virsh'"), {'kvm1': 'Debian'},
      'kvm1: virsh is missing: apt-get install libvirt-clients'),
     (check('kvm1', 'libvirt', 1, stderr="error: failed to connect to the hypervisor\nerror: Failed to connect socket to "

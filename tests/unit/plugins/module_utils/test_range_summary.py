@@ -53,7 +53,9 @@ TIMINGS = {'plan': 4.0, 'build': 190.0, 'copy': 12.0, 'create_and_boot': 62.0, '
 
 
 def test_summary_lists_hosts_instances_guests_changes_file_and_times():
-    report = {'built': ['kvmauto-ab'], 'copied': [{'image': 'kvmauto-ab', 'inventory_host': 'kvm2'}], 'linked': [],
+    report = {'built': ['kvmauto-ab'], 'copied': [{'image': 'kvmauto-ab', 'inventory_host': 'kvm2'},
+                                                  {'image': 'kvmauto-ab', 'inventory_host': 'kvm3', 'from': 'kvm2',
+                                                   'bytes_sent': 275012345}], 'linked': [],
               'created': ['cr42-web-1-1'], 'changed_guests': ['cr42-web-1-1', 'cr42-db-1-1']}
     assert deploy_summary(DETAILS, report, '/var/lib/d/range_details-cr42.yml', TIMINGS) == [
         'range 42',
@@ -65,7 +67,8 @@ def test_summary_lists_hosts_instances_guests_changes_file_and_times():
         'host kvm2',
         '  instance 2',
         '    cr42-web-2-1 (web): running, no address known',
-        'changed in this run: built kvmauto-ab; copied kvmauto-ab -> kvm2; created cr42-web-1-1; changed cr42-db-1-1',
+        'changed in this run: built kvmauto-ab; copied kvmauto-ab -> kvm2, kvmauto-ab -> kvm3 (275.0 MB from kvm2); '
+        'created cr42-web-1-1; changed cr42-db-1-1',
         'details file: /var/lib/d/range_details-cr42.yml',
         'time: plan 4s, build 3m10s, copy 12s, create+boot 1m02s, total 4m28s',
     ]
