@@ -18,7 +18,7 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._wait_progress import WaitProgress
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._wait_progress import WaitProgress, changed_diffs, unpacked
 
 display = Display()
 
@@ -33,6 +33,7 @@ ARGUMENT_SPEC = {
     'timeout': {'type': 'int', 'default': 3600},
     'poll_interval': {'type': 'int', 'default': 5},
     'report_interval': {'type': 'int', 'default': 30},
+    'results_key': {'type': 'str'},
 }
 
 
@@ -71,7 +72,11 @@ class ActionModule(ActionBase):
                 break
             time.sleep(args['poll_interval'])
         results = progress.results()
-        result.update(results=results, changed=any(r.get('changed') for r in results), failed=False)
+        result.update(changed=any(r.get('changed') for r in results), failed=False)
+        diffs = changed_diffs(results)
+        if diffs:
+            result['diff'] = diffs
+        result['results'] = unpacked(results, args['results_key']) if args['results_key'] else results
         failures = progress.failures(timeout=timed_out)
         if failures:
             result.update(failed=True, msg='; '.join(failures))

@@ -23,8 +23,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
-    HOST_DIR_VARS, after_clone_steps, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_layout,
-    pending_guests, run_report)
+    HOST_DIR_VARS, after_clone_steps, batches, changed_items, copy_ssh_args, deploy_steps, host_dirs, host_jobs,
+    host_layout, job_guests, pending_guests, run_report)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
@@ -127,6 +127,7 @@ def _guest_batches(guests, settings):
         # The hosts the batch's guests are on: the role waits for them on each host.
         hosts = [g['inventory_host'] for g in batch['members']]
         batch['hosts'] = sorted(set(hosts), key=hosts.index)
+        batch['jobs'] = host_jobs(batch['members'])
     return found
 
 
@@ -137,6 +138,11 @@ def range_reset_steps(plan, instances, settings):
     guests = [{'name': vm['name'], 'inventory_host': vm['inventory_host']} for vm in plan['vms'] if vm['name'] in names]
     return {'errors': errors, 'guests': guests, 'names': names, 'guest_batches': _guest_batches(guests, plain(settings)),
             'after_clone': after_clone_steps(plan, names)}
+
+
+def range_job_guests(job, settings, state='running', accounts=None, skip=None):
+    """The ``guests`` of kvm_auto_vms for one host's job of a batch (with the trainee accounts of a deploy)."""
+    return job_guests(plain(job), plain(settings), state, plain(accounts or {}), plain(skip or []))
 
 
 def range_access_hosts(check_results):
@@ -235,4 +241,4 @@ class FilterModule:
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
             range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args, range_timings,
-            range_details_to_write, range_summary, range_reset_steps, range_access_hosts))
+            range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_job_guests))

@@ -7,7 +7,8 @@
 
 """One run of kvm_auto_vm: inspect, compare once, act on the difference, report.
 
-``VmRun(module).run()`` is the whole module.  Reading is done in check mode too; every
+``VmRun(module).run()`` is the whole module; ``apply()`` is the same run returning the result
+(kvm_auto_vms runs one per guest, see _vm_batch).  Reading is done in check mode too; every
 change (disk, definition, run state) is an action of ``_vm_compare.plan_actions`` and is
 skipped in check mode.
 """
@@ -57,6 +58,10 @@ class VmRun:
     # ---- entry point -------------------------------------------------------------------
 
     def run(self):
+        self.module.exit_json(**self.apply())
+
+    def apply(self):
+        """The guest's result, with the commands run; an error fails through the runner (``module.fail_json``)."""
         result = None
         try:
             desired = desired_guest(self.params)
@@ -68,7 +73,7 @@ class VmRun:
         except VmError as exc:
             self.runner.fail('guest %s: %s' % (self.name, exc), **exc.context)
         result['commands'] = list(self.runner.commands)
-        self.module.exit_json(**result)
+        return result
 
     def _run(self, desired):
         dom = self.libvirt.lookup(self.name)

@@ -126,3 +126,26 @@ class WaitProgress:
             result['item'] = job['item']
             out.append(result)
         return out
+
+
+def unpacked(results, key):
+    """The results that each job's result holds in a list under ``key`` (one per guest of a
+    kvm_auto_vms job), one after the other; a job's result without that list is kept as it is."""
+    out = []
+    for result in results:
+        nested = result.get(key)
+        if isinstance(nested, list):
+            out.extend(nested)
+        else:
+            out.append(result)
+    return out
+
+
+def changed_diffs(results):
+    """The diffs of the changed job results as one list (a job's ``diff`` may itself be a list)."""
+    out = []
+    for result in results:
+        diff = result.get('diff')
+        if result.get('changed') and diff:
+            out.extend(diff if isinstance(diff, list) else [diff])
+    return out

@@ -18,10 +18,12 @@ from ansible_collections.cyris.kvm_auto.plugins.filter.range_plan import (
     range_details,
     range_host_problems,
     range_inventory,
+    range_job_guests,
     range_pending_guests,
     range_plan,
     range_public,
     range_report,
+    range_reset_steps,
 )
 
 RANGE = '''
@@ -95,8 +97,9 @@ def built(plan, checksum='sha256:' + 'ab' * 32, **extra):
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == [
         'range_access_hosts', 'range_changed_items', 'range_copy_ssh_args', 'range_deploy_steps', 'range_destroy_targets',
-        'range_details', 'range_details_to_write', 'range_host_problems', 'range_inventory', 'range_pending_guests',
-        'range_plan', 'range_public', 'range_report', 'range_reset_steps', 'range_summary', 'range_timings']
+        'range_details', 'range_details_to_write', 'range_host_problems', 'range_inventory', 'range_job_guests',
+        'range_pending_guests', 'range_plan', 'range_public', 'range_report', 'range_reset_steps', 'range_summary',
+        'range_timings']
 
 
 def test_plan_from_yaml_text(range_dir):
@@ -193,6 +196,32 @@ def test_deploy_steps_after_the_builds(range_dir):
     assert (guest['name'], guest['image'], guest['osinfo'], guest['disk_dir']) == (
         'desktop_cr42_1_1', str(range_dir / host_file), 'debian12', SETTINGS['disk_dir'])
     assert [b['label'] for b in steps['guest_batches']] == ['desktop_cr42_1_1', 'desktop_cr42_1_2']
+
+
+VM_SETTINGS = {'osinfo_fallback': 'linux2022', 'virt_type': 'qemu', 'uri': 'qemu:///system', 'autostart': False,
+               'wait_for': 'agent', 'wait_timeout': 300, 'console_pattern': 'login:'}
+
+
+def test_a_batch_is_one_kvm_auto_vms_job_per_host_with_each_guests_options(range_dir):
+    settings = dict(SETTINGS, build_dir=str(range_dir), image_dir=str(range_dir), boot_parallel=4)
+    plan = range_public(plan_of(RANGE, range_dir, settings=settings))
+    steps = range_deploy_steps(plan, built(plan), settings)
+    batch, = steps['guest_batches']
+    job, = batch['jobs']
+    assert (job['inventory_host'], job['name']) == ('localhost', 'desktop_cr42_1_1, desktop_cr42_1_2')
+    account = {'name': 'trainee01', 'password_hash': '$6$salt$hash', 'sudo': True}
+    guests = range_job_guests(job, VM_SETTINGS, 'running', {'desktop_cr42_1_2': account}, ['desktop_cr42_1_1'])
+    guest, = guests
+    # Exactly kvm_auto_vm's options: nothing of the plan's own (inventory_host, plan_image, network_model).
+    assert sorted(guest) == sorted(['name', 'state', 'image', 'disk_mode', 'disk_dir', 'vcpus', 'memory', 'osinfo',
+                                    'osinfo_fallback', 'networks', 'identity', 'trainee', 'graphics', 'console',
+                                    'extra_args', 'virt_type', 'uri', 'autostart', 'wait_for', 'wait_timeout',
+                                    'console_pattern'])
+    assert (guest['name'], guest['state'], guest['trainee'], guest['memory']) == ('desktop_cr42_1_2', 'running', account, 512)
+    reset = range_reset_steps(plan, 'all', settings)
+    assert range_job_guests(reset['guest_batches'][0]['jobs'][0], VM_SETTINGS, 'reset') == [
+        {'name': name, 'state': 'reset', 'uri': 'qemu:///system', 'wait_for': 'agent', 'wait_timeout': 300,
+         'console_pattern': 'login:'} for name in ('desktop_cr42_1_1', 'desktop_cr42_1_2')]
 
 
 def test_deploy_steps_copy_to_a_remote_host_and_wait_for_unbuilt_images(range_dir):
