@@ -11,11 +11,11 @@ changed=0. Prints the median rerun of each size, the per-guest slope between the
 and the fixed part it leaves.
 
 The guests are as small as a guest can be, so that the reruns are timed, not the guests: one
-base VM (``basevm_type: kvm``) whose disk is an empty 16 MiB qcow2, 64 MiB of memory, no
+base VM (``basevm_type: kvm``) whose disk is an empty 16 MiB qcow2, 256 MiB of memory (the least a range allows), no
 graphics, no wait for a boot; no image is built. Run as root from a checkout with
 ``. scripts/env.sh`` sourced; with software emulation on 2 cores it takes about 4 minutes
 and cleans up after itself.
-Environment: KVM_AUTO_VIRT_TYPE (default qemu), KVM_AUTO_RERUN_BENCH_DIR (default /var/tmp/kvm-auto-rerun-bench).
+Environment: KVM_AUTO_VIRT_TYPE (default qemu), KVM_AUTO_TEMPLATE_REPO, KVM_AUTO_RERUN_BENCH_DIR (default /var/tmp/kvm-auto-rerun-bench).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,7 +34,7 @@ WORK = os.environ.get('KVM_AUTO_RERUN_BENCH_DIR', '/var/tmp/kvm-auto-rerun-bench
 RANGE_ID = 76
 BASE_XML = '''<domain type="qemu">
   <name>kvm-auto-rerun-bench-base</name>
-  <memory unit="MiB">64</memory>
+  <memory unit="MiB">256</memory>
 </domain>
 '''
 
@@ -57,7 +57,7 @@ def write_range(guests):
     the_range = [
         {'host_settings': [{'id': 'host_1', 'mgmt_addr': 'localhost', 'account': 'root'}]},
         {'guest_settings': [{'id': 'tiny', 'basevm_type': 'kvm', 'basevm_host': 'host_1',
-                             'basevm_config_file': base + '.xml', 'vcpus': 1, 'memory': 64, 'graphics_type': 'none'}]},
+                             'basevm_config_file': base + '.xml', 'vcpus': 1, 'memory': 256, 'graphics_type': 'none'}]},
         {'clone_settings': [{'range_id': RANGE_ID, 'hosts': [{
             'host_id': 'host_1', 'instance_number': 1, 'guests': [{'guest_id': 'tiny', 'number': guests}],
             'topology': [{'type': 'custom', 'networks': [{'name': 'office', 'members': 'tiny.eth0'}]}]}]}]},
@@ -65,9 +65,13 @@ def write_range(guests):
     range_file = os.path.join(WORK, 'range.yml')
     with open(range_file, 'w') as handle:
         yaml.safe_dump(the_range, handle, sort_keys=False)
+    repo = os.environ.get('KVM_AUTO_TEMPLATE_REPO') or '/var/lib/cyris-kvm-auto/templates'
     settings = {
         'range_file': range_file,
         'kvm_auto_range_virt_type': os.environ.get('KVM_AUTO_VIRT_TYPE') or 'qemu',
+        # The role lists the templates even for a range without a build.
+        'kvm_auto_range_virt_builder_config_dir': repo + '/config',
+        'kvm_auto_range_check_signature': False,
         'kvm_auto_range_build_dir': WORK + '/build',
         'kvm_auto_range_image_dir': WORK + '/images',
         'kvm_auto_range_disk_dir': WORK + '/disks',

@@ -18,6 +18,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files import (
     file_digest, same_filesystem, tolerant_digest)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, SSH_HOST_VARS
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_check_script import (
+    host_check_commands, host_check_results)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
@@ -145,6 +147,16 @@ def range_job_guests(job, settings, state='running', accounts=None, skip=None):
     return job_guests(plain(job), plain(settings), state, plain(accounts or {}), plain(skip or []))
 
 
+def range_host_check_commands(checks, capacity_check=True):
+    """One command per KVM host that runs all of its ``host_checks``."""
+    return host_check_commands(plain(checks or []), bool(capacity_check))
+
+
+def range_host_check_results(command_results):
+    """The result of each host check, read out of the results of ``range_host_check_commands``."""
+    return host_check_results(plain(command_results or []))
+
+
 def range_access_hosts(check_results):
     """What each entry point's KVM host listens on and runs, for kvm_auto_access's ``hosts``."""
     return access_host_state(plain(check_results or []))
@@ -241,4 +253,5 @@ class FilterModule:
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
             range_inventory, range_destroy_targets, range_host_problems, range_copy_ssh_args, range_timings,
-            range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_job_guests))
+            range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_job_guests,
+            range_host_check_commands, range_host_check_results))

@@ -130,15 +130,18 @@ def apply_guests(module, guests, run=run_guest):
 def batch_result(results):
     """What kvm_auto_vms returns: every guest's result, the changed guests' diffs, one failure message.
 
-    Each diff is headed with its guest's name (Ansible shows a list of diffs one after the other).
+    Each guest's diff is headed with its name, in its result and in the list of diffs: Ansible
+    shows the diffs of a loop's results (a kvm_auto_wait of several hosts), else the list.
     """
     failed = [r for r in results if r.get('failed')]
+    for result in results:
+        if result.get('diff'):
+            result['diff'] = dict(result['diff'], before_header='guest %s' % result['name'],
+                                  after_header='guest %s' % result['name'])
     out = {
         'changed': any(r.get('changed') for r in results),
         'guests': results,
-        'diff': [{'before_header': 'guest %s' % r['name'], 'after_header': 'guest %s' % r['name'],
-                  'before': r['diff']['before'], 'after': r['diff']['after']}
-                 for r in results if r.get('changed') and r.get('diff')],
+        'diff': [r['diff'] for r in results if r.get('changed') and r.get('diff')],
     }
     if failed:
         out['msg'] = '%d of %d guests failed: %s' % (len(failed), len(results), '; '.join(r['msg'] for r in failed))

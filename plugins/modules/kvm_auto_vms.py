@@ -85,7 +85,8 @@ guests:
   description:
     - One result per guest, in the order of O(guests), each with the values M(cyris.kvm_auto.kvm_auto_vm)
       returns (C(name), C(changed), C(uuid), C(state), C(disks), C(interfaces), C(created), C(reset), C(access),
-      C(restart_required), C(console_log), C(commands), C(diff)...).
+      C(restart_required), C(console_log), C(commands), C(diff)...); C(diff) also has C(before_header) and
+      C(after_header) naming the guest.
     - A guest that failed has C(failed) and C(msg) (with C(commands) and, for a command, C(rc), C(stdout), C(stderr)).
   returned: always
   type: list

@@ -97,9 +97,9 @@ def built(plan, checksum='sha256:' + 'ab' * 32, **extra):
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == [
         'range_access_hosts', 'range_changed_items', 'range_copy_ssh_args', 'range_deploy_steps', 'range_destroy_targets',
-        'range_details', 'range_details_to_write', 'range_host_problems', 'range_inventory', 'range_job_guests',
-        'range_pending_guests', 'range_plan', 'range_public', 'range_report', 'range_reset_steps', 'range_summary',
-        'range_timings']
+        'range_details', 'range_details_to_write', 'range_host_check_commands', 'range_host_check_results',
+        'range_host_problems', 'range_inventory', 'range_job_guests', 'range_pending_guests', 'range_plan', 'range_public',
+        'range_report', 'range_reset_steps', 'range_summary', 'range_timings']
 
 
 def test_plan_from_yaml_text(range_dir):

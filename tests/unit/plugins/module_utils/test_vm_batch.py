@@ -103,7 +103,9 @@ def test_validation_gives_kvm_auto_vms_defaults_and_the_secrets_to_mask():
 def test_create_then_rerun_each_guest_as_kvm_auto_vm(conn, guests):
     result, warnings = batch(guests, check_mode=True)
     assert result['changed'] and [g['created'] for g in result['guests']] == [True] * 3
+    # Headed with the guest's name in the list and in each guest's result (Ansible shows a loop's results' diffs).
     assert [d['before_header'] for d in result['diff']] == ['guest web_cr1_1_1', 'guest web_cr1_1_2', 'guest web_cr1_1_3']
+    assert [g['diff']['after_header'] for g in result['guests']] == [d['after_header'] for d in result['diff']]
     assert [d.name() for d in conn.listAllDomains() if d.name() != 'test'] == []
 
     result, warnings = batch(guests)
