@@ -23,6 +23,15 @@ def format_duration(seconds):
     return '%dh%02dm' % (seconds // 3600, seconds % 3600 // 60)
 
 
+def poll_delay(polls, interval):
+    """Seconds to sleep after the ``polls``-th poll (from 1): 1, 2, 4... up to ``interval``.
+
+    A job that ends within seconds (a rerun that changes nothing) is seen at once; a long
+    one costs a few more polls than a fixed ``interval`` would.
+    """
+    return min(interval, 2 ** min(max(polls - 1, 0), 16))
+
+
 def job_label(job, label_key='name'):
     """The name shown for a started job: its loop item, or the item's ``label_key``."""
     item = job.get('item')

@@ -82,7 +82,9 @@ options:
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two polls of the pending jobs.
+    description:
+      - Seconds between two polls of the pending jobs, once they have run a while; the first polls come
+        sooner (1, 2, 4... seconds apart), so that a job that ends quickly is not waited for long.
     type: int
     default: 5
   report_interval:

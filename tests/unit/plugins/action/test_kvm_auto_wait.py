@@ -62,8 +62,12 @@ def test_waits_for_every_job_and_returns_their_results_with_items(monkeypatch):
     jobs = [{'ansible_job_id': '1', 'item': WEB}, {'ansible_job_id': '2', 'item': DB}, {'skipped': True, 'item': WEB}]
     action, polled, shown = _action({'jobs': jobs, 'noun': 'guest', 'done': 'running', 'pending': 'booting'},
                                     statuses, monkeypatch)
+    slept = []
+    monkeypatch.setattr(kvm_auto_wait.time, 'sleep', slept.append)
     result = action.run(task_vars={})
     assert polled == ['1', '2', '1', '2', '2']
+    # The first polls come sooner than poll_interval (5).
+    assert slept == [1, 2]
     assert not result['failed']
     assert result['changed']
     assert [r.get('name') for r in result['results']] == ['web-1-1', 'db-1-1', None]

@@ -9,7 +9,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._wait_progress import (
-    WaitProgress, changed_diffs, format_duration, job_error, job_label, unpacked)
+    WaitProgress, changed_diffs, format_duration, job_error, job_label, poll_delay, unpacked)
 
 IMAGE_WORDS = {'noun': 'image', 'done': 'built', 'pending': 'building'}
 
@@ -130,4 +130,13 @@ def test_unpacked_gives_each_jobs_own_results(results, names):
 ])
 def test_changed_diffs_are_one_list(results, diffs):
     assert changed_diffs(results) == diffs
+
+
+@pytest.mark.parametrize('interval, delays', [
+    (10, [1, 2, 4, 8, 10, 10]),
+    (5, [1, 2, 4, 5, 5, 5]),
+    (1, [1, 1, 1, 1, 1, 1]),
+])
+def test_the_first_polls_come_sooner(interval, delays):
+    assert [poll_delay(polls, interval) for polls in range(1, 7)] == delays
 
