@@ -217,7 +217,10 @@ def range_inventory(details):
 def range_destroy_targets(plan, recorded=None):
     """What destroy removes, with the directories to remove it from."""
     plan = plain(plan)
-    return destroy_targets(plan, plan['layout'], plain(recorded) if recorded else None)
+    targets = destroy_targets(plan, plan['layout'], plain(recorded) if recorded else None)
+    # One kvm_auto_vms run per host removes its guests.
+    targets['vm_jobs'] = host_jobs(targets['vms'])
+    return targets
 
 
 def range_host_problems(check_results, settings, hostvars=None, networks=None, plan=None, capacity_check=False,

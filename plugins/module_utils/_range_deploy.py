@@ -208,6 +208,7 @@ def vm_arguments(vm, host, images, shared_network, access_port=None):
 # The role's settings that every guest of a deploy or a reset gets (kvm_auto_vm's options).
 DEPLOY_SETTINGS = ('osinfo_fallback', 'virt_type', 'uri', 'autostart', 'wait_for', 'wait_timeout', 'console_pattern')
 RESET_SETTINGS = ('uri', 'wait_for', 'wait_timeout', 'console_pattern')
+ABSENT_SETTINGS = ('uri',)
 # vm_arguments' keys that are kvm_auto_vm options, and of those the ones left out when unset.
 _GUEST_OPTIONS = ('name', 'image', 'disk_dir', 'vcpus', 'memory', 'osinfo', 'networks', 'identity', 'access',
                   'graphics', 'console', 'boot', 'cpu_model', 'extra_args')
@@ -228,8 +229,9 @@ def job_guests(job, settings, state='running', accounts=None, skip=()):
     """The ``guests`` of kvm_auto_vms for one of ``host_jobs``: each member's exact kvm_auto_vm options.
 
     ``state`` ``running`` (a deploy: the plan's arguments of ``vm_arguments`` with DEPLOY_SETTINGS of
-    the role's ``settings``, and an entry point's trainee account from ``accounts``, name -> account)
-    or ``reset`` (name with RESET_SETTINGS); the members named in ``skip`` are left out.
+    the role's ``settings``, and an entry point's trainee account from ``accounts``, name -> account),
+    ``reset`` (name with RESET_SETTINGS) or ``absent`` (a destroy: name and ``disk_dir`` with
+    ABSENT_SETTINGS); the members named in ``skip`` are left out.
     """
     guests = []
     for member in job['members']:
@@ -238,6 +240,9 @@ def job_guests(job, settings, state='running', accounts=None, skip=()):
         if state == 'reset':
             guest = dict((key, settings[key]) for key in RESET_SETTINGS)
             guest.update(name=member['name'], state='reset')
+        elif state == 'absent':
+            guest = dict((key, settings[key]) for key in ABSENT_SETTINGS)
+            guest.update(name=member['name'], state='absent', disk_dir=member['disk_dir'])
         else:
             guest = dict((key, settings[key]) for key in DEPLOY_SETTINGS)
             guest.update((key, member[key]) for key in _GUEST_OPTIONS

@@ -381,6 +381,11 @@ def test_range_destroy_targets_adds_what_the_details_file_recorded(range_dir):
          'pattern': 'kvmauto-debian-12-0123456789ab.*.qcow2'}]
     assert targets['unreachable'] == ['old_cr42_1_1 on gone.example.org']
     assert range_destroy_targets(plan, None)['vms'] == targets['vms'][:2]
+    # One kvm_auto_vms run per host removes its guests.
+    job, = targets['vm_jobs']
+    assert (job['inventory_host'], job['members']) == ('localhost', targets['vms'])
+    assert range_job_guests(job, VM_SETTINGS, 'absent') == [
+        {'name': vm['name'], 'state': 'absent', 'uri': 'qemu:///system', 'disk_dir': disk_dir} for vm in targets['vms']]
 
 
 def test_destroy_names_images_as_deploy_did_even_without_the_files(range_dir):
