@@ -42,7 +42,7 @@ options:
   guests:
     description:
       - The guests, each a dict of the options of M(cyris.kvm_auto.kvm_auto_vm) with their defaults and rules
-        there (O(guests[].name) is required); for example V(state), V(image), V(networks), V(identity),
+        there (C(name) is required); for example V(state), V(image), V(networks), V(identity),
         V(trainee), V(wait_for).
       - The trainee's V(password_hash) is kept out of every returned value and message, as in
         M(cyris.kvm_auto.kvm_auto_vm).
