@@ -29,7 +29,8 @@ def run_commands(commands):
     """Each command run here, registered as the role's command task registers it (stdout without its last newline)."""
     results = []
     for command in commands:
-        done = subprocess.run(command['argv'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        done = subprocess.run(command['argv'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              check=False)
         results.append({'item': command, 'rc': done.returncode, 'stdout': done.stdout.rstrip('\r\n'),
                         'stderr': done.stderr.rstrip('\r\n')})
     return results

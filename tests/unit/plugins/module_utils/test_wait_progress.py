@@ -139,4 +139,3 @@ def test_changed_diffs_are_one_list(results, diffs):
 ])
 def test_the_first_polls_come_sooner(interval, delays):
     assert [poll_delay(polls, interval) for polls in range(1, 7)] == delays
-
