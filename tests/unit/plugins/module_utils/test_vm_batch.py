@@ -11,8 +11,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import fcntl
 import io
 import json
+import os
 import subprocess
 import threading
 
@@ -25,6 +27,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.cyris.kvm_auto.plugins.module_utils import _vm_spec
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_batch import (
     apply_guests, batch_result, validate_guests)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import render_lock
 from ansible_collections.cyris.kvm_auto.plugins.modules import kvm_auto_vms
 
 URI = 'test:///default'
@@ -152,3 +155,18 @@ def test_the_module_keeps_the_trainees_hash_out_of_its_output(conn, guests):
     result = json.loads(stdout.getvalue())
     assert result['failed'] and result['msg'].startswith('1 of 1 guests failed: guest web_cr1_1_1: image ')
     assert 'invocation' in result and HASH not in stdout.getvalue()
+
+
+def test_one_virt_install_render_at_a_time(tmp_path):
+    # virt-install's first render in a directory defines a storage pool: two at once collide.
+    path = str(tmp_path / 'render.lock')
+    with render_lock(path):
+        other = os.open(path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+    other = os.open(path, os.O_RDONLY)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(other)
