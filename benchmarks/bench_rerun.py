@@ -13,7 +13,7 @@ and the fixed part it leaves.
 The guests are as small as a guest can be, so that the reruns are timed, not the guests: one
 base VM (``basevm_type: kvm``) whose disk is an empty 16 MiB qcow2, 256 MiB of memory (the least a range allows), no
 graphics, no wait for a boot; no image is built. Run as root from a checkout with
-``. scripts/env.sh`` sourced; with software emulation on 2 cores it takes about 4 minutes
+``. scripts/env.sh`` sourced; with software emulation on 2 cores it takes about 2.5 minutes (2 and 8 guests)
 and cleans up after itself.
 Environment: KVM_AUTO_VIRT_TYPE (default qemu), KVM_AUTO_TEMPLATE_REPO, KVM_AUTO_RERUN_BENCH_DIR (default /var/tmp/kvm-auto-rerun-bench).
 """
