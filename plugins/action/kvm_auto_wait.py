@@ -18,7 +18,7 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils._wait_progress import WaitProgress
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._wait_progress import WaitProgress, changed_diffs, poll_delay, unpacked
 
 display = Display()
 
@@ -33,6 +33,7 @@ ARGUMENT_SPEC = {
     'timeout': {'type': 'int', 'default': 3600},
     'poll_interval': {'type': 'int', 'default': 5},
     'report_interval': {'type': 'int', 'default': 30},
+    'results_key': {'type': 'str'},
 }
 
 
@@ -55,7 +56,9 @@ class ActionModule(ActionBase):
             words={'noun': args['noun'], 'plural': args['plural'], 'done': args['done'], 'pending': args['pending']},
             report_every=args['report_interval'], where=args['host'])
         timed_out = None
+        polls = 0
         while progress.pending:
+            polls += 1
             for job in progress.pending:
                 status = self._job_status(job['jid'], task_vars)
                 if status.get('finished') or status.get('failed'):
@@ -69,9 +72,13 @@ class ActionModule(ActionBase):
             if now - started >= args['timeout']:
                 timed_out = args['timeout']
                 break
-            time.sleep(args['poll_interval'])
+            time.sleep(poll_delay(polls, args['poll_interval']))
         results = progress.results()
-        result.update(results=results, changed=any(r.get('changed') for r in results), failed=False)
+        result.update(changed=any(r.get('changed') for r in results), failed=False)
+        diffs = changed_diffs(results)
+        if diffs:
+            result['diff'] = diffs
+        result['results'] = unpacked(results, args['results_key']) if args['results_key'] else results
         failures = progress.failures(timeout=timed_out)
         if failures:
             result.update(failed=True, msg='; '.join(failures))

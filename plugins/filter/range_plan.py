@@ -20,6 +20,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._controller_files i
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._guest_connection import GUEST_URI_HOST_VAR, SSH_HOST_VARS
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_transfer import (
     TRANSFER_HOST_VARS, bytes_sent, transfer_rounds)
+from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_check_script import (
+    host_check_commands, host_check_results)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_requirements import (
     access_host_state, host_checks, host_problems)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms import (
@@ -27,8 +29,8 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_base_vms imp
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_capacity import capacity_checks, capacity_problems
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_checker import RangeError, plain
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_deploy import (
-    HOST_DIR_VARS, after_clone_steps, batches, changed_items, deploy_steps, host_dirs, host_layout, pending_guests,
-    run_report)
+    HOST_DIR_VARS, after_clone_steps, batches, changed_items, deploy_steps, host_dirs, host_jobs,
+    host_layout, job_guests, pending_guests, run_report)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_details import (
     destroy_targets, inventory_entries, parse_leases, range_details as _range_details)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._range_entry import (
@@ -133,6 +135,7 @@ def _guest_batches(guests, settings):
         # The hosts the batch's guests are on: the role waits for them on each host.
         hosts = [g['inventory_host'] for g in batch['members']]
         batch['hosts'] = sorted(set(hosts), key=hosts.index)
+        batch['jobs'] = host_jobs(batch['members'])
     return found
 
 
@@ -144,6 +147,21 @@ def range_reset_steps(plan, instances, settings):
               for vm in plan['vms'] if vm['name'] in names]
     return {'errors': errors, 'guests': guests, 'names': names, 'guest_batches': _guest_batches(guests, plain(settings)),
             'after_clone': after_clone_steps(plan, names)}
+
+
+def range_job_guests(job, settings, state='running', accounts=None, skip=None):
+    """The ``guests`` of kvm_auto_vms for one host's job of a batch (with the trainee accounts of a deploy)."""
+    return job_guests(plain(job), plain(settings), state, plain(accounts or {}), plain(skip or []))
+
+
+def range_host_check_commands(checks, capacity_check=True):
+    """One command per KVM host that runs all of its ``host_checks``."""
+    return host_check_commands(plain(checks or []), bool(capacity_check))
+
+
+def range_host_check_results(command_results):
+    """The result of each host check, read out of the results of ``range_host_check_commands``."""
+    return host_check_results(plain(command_results or []))
 
 
 def range_access_hosts(check_results):
@@ -211,7 +229,10 @@ def range_inventory(details):
 def range_destroy_targets(plan, recorded=None):
     """What destroy removes, with the directories to remove it from."""
     plan = plain(plan)
-    return destroy_targets(plan, plan['layout'], plain(recorded) if recorded else None)
+    targets = destroy_targets(plan, plan['layout'], plain(recorded) if recorded else None)
+    # One kvm_auto_vms run per host removes its guests.
+    targets['vm_jobs'] = host_jobs(targets['vms'])
+    return targets
 
 
 def range_host_problems(check_results, settings, hostvars=None, networks=None, plan=None, capacity_check=False,
@@ -292,4 +313,5 @@ class FilterModule:
         return dict((f.__name__, f) for f in (
             range_plan, range_public, range_deploy_steps, range_pending_guests, range_changed_items, range_report, range_details,
             range_inventory, range_destroy_targets, range_host_problems, range_transfers, range_transfer_results,
-            range_timings, range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_base_vms))
+            range_timings, range_details_to_write, range_summary, range_reset_steps, range_access_hosts, range_base_vms,
+            range_job_guests, range_host_check_commands, range_host_check_results))

@@ -113,8 +113,9 @@ def host_problems(check_results, network, uri, os_families=None, planned_network
         family = families.get(host)
         err = (result.get('stderr') or result.get('msg') or '').strip()
         rc = result.get('rc')
-        # The command module answers rc=2 and "[Errno 2] No such file..." for a missing program.
-        missing = rc is None or (rc == 2 and 'No such file' in err)
+        # The command module answers rc=2 and "[Errno 2] No such file..." for a missing program,
+        # sh (running a host's checks in one command, see _host_check_script) rc=127.
+        missing = rc is None or rc == 127 or (rc == 2 and 'No such file' in err)
         message = None
         if what == PORT_CHECKS[1]:
             continue

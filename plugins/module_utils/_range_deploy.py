@@ -218,6 +218,59 @@ def vm_arguments(vm, host, images, shared_network, access_port=None, base=None):
     return args
 
 
+# The role's settings that every guest of a deploy or a reset gets (kvm_auto_vm's options).
+DEPLOY_SETTINGS = ('osinfo_fallback', 'virt_type', 'uri', 'autostart', 'wait_for', 'wait_timeout', 'console_pattern')
+RESET_SETTINGS = ('uri', 'wait_for', 'wait_timeout', 'console_pattern')
+ABSENT_SETTINGS = ('uri',)
+# vm_arguments' keys that are kvm_auto_vm options, and of those the ones left out when unset.
+_GUEST_OPTIONS = ('name', 'image', 'disk_dir', 'vcpus', 'memory', 'osinfo', 'machine', 'firmware', 'networks', 'identity',
+                  'access', 'graphics', 'console', 'boot', 'cpu_model', 'extra_args')
+_LEFT_OUT_WHEN_UNSET = ('vcpus', 'memory', 'osinfo', 'machine', 'firmware', 'access', 'boot', 'cpu_model')
+
+
+def host_jobs(members):
+    """The members of a batch by KVM host, in order: one kvm_auto_vms job each,
+    [{inventory_host, name (its guests' names, for its progress lines), members}]."""
+    jobs = []
+    for host in _unique(m['inventory_host'] for m in members):
+        on_host = [m for m in members if m['inventory_host'] == host]
+        jobs.append({'inventory_host': host, 'name': ', '.join(m['name'] for m in on_host), 'members': on_host})
+    return jobs
+
+
+def job_guests(job, settings, state='running', accounts=None, skip=()):
+    """The ``guests`` of kvm_auto_vms for one of ``host_jobs``: each member's exact kvm_auto_vm options.
+
+    ``state`` ``running`` (a deploy: the plan's arguments of ``vm_arguments`` with DEPLOY_SETTINGS of
+    the role's ``settings``, and an entry point's trainee account from ``accounts``, name -> account),
+    ``reset`` (name with RESET_SETTINGS) or ``absent`` (a destroy: name and ``disk_dir`` with
+    ABSENT_SETTINGS); a member's own ``wait_for`` wins over the role's; the members named in
+    ``skip`` are left out.
+    """
+    guests = []
+    for member in job['members']:
+        if member['name'] in skip:
+            continue
+        if state == 'reset':
+            guest = dict((key, settings[key]) for key in RESET_SETTINGS)
+            guest.update(name=member['name'], state='reset')
+        elif state == 'absent':
+            guest = dict((key, settings[key]) for key in ABSENT_SETTINGS)
+            guest.update(name=member['name'], state='absent', disk_dir=member['disk_dir'])
+        else:
+            guest = dict((key, settings[key]) for key in DEPLOY_SETTINGS)
+            guest.update((key, member[key]) for key in _GUEST_OPTIONS
+                         if not (key in _LEFT_OUT_WHEN_UNSET and not member.get(key)))
+            guest.update(state='running', disk_mode='overlay')
+            if (accounts or {}).get(member['name']):
+                guest['trainee'] = accounts[member['name']]
+        # A guest's own boot wait (none for a Windows kvm guest) wins over the role's.
+        if state != 'absent' and member.get('wait_for'):
+            guest['wait_for'] = member['wait_for']
+        guests.append(guest)
+    return guests
+
+
 def pending_guests(steps, copy_results=(), link_results=(), check_mode=False, network_results=()):
     """Names of the guests a check-mode run cannot look at: their base image or a network is not there yet.
 
@@ -270,6 +323,14 @@ def run_report(plan, build_results=(), copy_results=(), link_results=(), vm_resu
         'created': [r['name'] for r in vm_results or () if r.get('created')],
         'changed_guests': [r['name'] for r in vm_results or () if r.get('changed') and r.get('name')],
     }
+
+
+def _unique(values):
+    out = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
 
 
 def batches(items, size):

@@ -7,7 +7,8 @@
 
 """One run of kvm_auto_vm: inspect, compare once, act on the difference, report.
 
-``VmRun(module).run()`` is the whole module.  Reading is done in check mode too; every
+``VmRun(module).run()`` is the whole module; ``apply()`` is the same run returning the result
+(kvm_auto_vms runs one per guest, see _vm_batch).  Reading is done in check mode too; every
 change (disk, definition, run state) is an action of ``_vm_compare.plan_actions`` and is
 skipped in check mode.
 """
@@ -16,7 +17,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import fcntl
 import os
+import tempfile
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._files import file_identity
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._host_ports import read_listening_tcp_ports
@@ -35,6 +39,28 @@ from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_spec import (
     METADATA_NS, VmError, complete_guest, desired_guest, osinfo_list_argv, parse_osinfo_list, resolve_osinfo, set_metadata,
     virt_install_argv)
+
+
+# virt-install defines a libvirt storage pool for a disk's directory the first time it meets it;
+# two renders at once then collide ("pool ... already exists"). One render at a time on a host,
+# across the threads of kvm_auto_vms and across processes: a render is short beside a boot.
+RENDER_LOCK = os.path.join(tempfile.gettempdir(), 'cyris-kvm-auto-virt-install.lock')
+
+
+@contextlib.contextmanager
+def render_lock(path=RENDER_LOCK):
+    """Hold the host's virt-install lock (a flock: each holder opens the file itself, so threads exclude each other too)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        # A lock file of another user that this one cannot open: render without it.
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class VmRun:
@@ -58,6 +84,10 @@ class VmRun:
     # ---- entry point -------------------------------------------------------------------
 
     def run(self):
+        self.module.exit_json(**self.apply())
+
+    def apply(self):
+        """The guest's result, with the commands run; an error fails through the runner (``module.fail_json``)."""
         result = None
         try:
             desired = desired_guest(self.params)
@@ -69,7 +99,7 @@ class VmRun:
         except VmError as exc:
             self.runner.fail('guest %s: %s' % (self.name, exc), **exc.context)
         result['commands'] = list(self.runner.commands)
-        self.module.exit_json(**result)
+        return result
 
     def _run(self, desired):
         dom = self.libvirt.lookup(self.name)
@@ -237,7 +267,8 @@ class VmRun:
         argv = virt_install_argv(desired, self.osinfo, virt_install,
                                  uuid=current['uuid'] if current else None,
                                  macs=kept_macs(desired, current), own_devices=own_devices)
-        rc, out, err = self.runner.run(argv, check_rc=False)
+        with render_lock():
+            rc, out, err = self.runner.run(argv, check_rc=False)
         if rc != 0:
             # Raised, not failed: a disk created just before must be removed on the way out.
             raise VmError('virt-install could not render the domain (rc=%d): %s' % (rc, (err or out).strip()),

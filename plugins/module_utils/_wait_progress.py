@@ -23,6 +23,15 @@ def format_duration(seconds):
     return '%dh%02dm' % (seconds // 3600, seconds % 3600 // 60)
 
 
+def poll_delay(polls, interval):
+    """Seconds to sleep after the ``polls``-th poll (from 1): 1, 2, 4... up to ``interval``.
+
+    A job that ends within seconds (a rerun that changes nothing) is seen at once; a long
+    one costs a few more polls than a fixed ``interval`` would.
+    """
+    return min(interval, 2 ** min(max(polls - 1, 0), 16))
+
+
 def job_label(job, label_key='name'):
     """The name shown for a started job: its loop item, or the item's ``label_key``."""
     item = job.get('item')
@@ -126,3 +135,26 @@ class WaitProgress:
             result['item'] = job['item']
             out.append(result)
         return out
+
+
+def unpacked(results, key):
+    """The results that each job's result holds in a list under ``key`` (one per guest of a
+    kvm_auto_vms job), one after the other; a job's result without that list is kept as it is."""
+    out = []
+    for result in results:
+        nested = result.get(key)
+        if isinstance(nested, list):
+            out.extend(nested)
+        else:
+            out.append(result)
+    return out
+
+
+def changed_diffs(results):
+    """The diffs of the changed job results as one list (a job's ``diff`` may itself be a list)."""
+    out = []
+    for result in results:
+        diff = result.get('diff')
+        if result.get('changed') and diff:
+            out.extend(diff if isinstance(diff, list) else [diff])
+    return out

@@ -38,7 +38,8 @@ attributes:
     details: It only reads the jobs' status; the jobs themselves ran in check mode.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+    support: full
+    details: It returns the diffs of the changed jobs, as one list.
   idempotent:
     description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
@@ -81,13 +82,22 @@ options:
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two polls of the pending jobs.
+    description:
+      - Seconds between two polls of the pending jobs, once they have run a while; the first polls come
+        sooner (1, 2, 4... seconds apart), so that a job that ends quickly is not waited for long.
     type: int
     default: 5
   report_interval:
     description: Seconds at most between two progress lines while no job finishes.
     type: int
     default: 30
+  results_key:
+    description:
+      - The key under which each job's result holds a list of results of its own, one per thing the job made
+        (V(guests) for M(cyris.kvm_auto.kvm_auto_vms)).
+      - When set, RV(results) holds those results, job after job, in place of the jobs' own; a job's result
+        without that list (a job not started, or one that failed before it made anything) stays as it is.
+    type: str
 seealso:
   - module: ansible.builtin.async_status
 '''
@@ -113,13 +123,15 @@ EXAMPLES = r'''
     timeout: 3660
   register: builds
 
-- name: Wait for the guests on each KVM host
+- name: Wait for the guests on each KVM host (one kvm_auto_vms job per host), with a result per guest
   cyris.kvm_auto.kvm_auto_wait:
     jobs: "{{ guest_jobs.results }}"
     host: "{{ item }}"
-    noun: guest
-    done: running
+    noun: batch of guests
+    plural: batches of guests
+    done: up
     pending: booting
+    results_key: guests
   delegate_to: "{{ item }}"
   loop: [kvm1, kvm2]
 '''
@@ -129,10 +141,16 @@ results:
   description:
     - One M(ansible.builtin.async_status) result per job, in the order of O(jobs), each with the job's C(item).
     - A job that was not started is C(skipped).
+    - With O(results_key), the results each job holds under that key instead.
   returned: always
   type: list
   elements: dict
   sample: [{"finished": true, "changed": true, "item": "web", "ansible_job_id": "j123.456"}]
+diff:
+  description: The diffs of the jobs that changed something, one after the other.
+  returned: when a job that changed something returned a diff
+  type: list
+  elements: dict
 msg:
   description: Each failed or unfinished job with its error, when the task fails.
   returned: failure

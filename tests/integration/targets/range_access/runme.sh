@@ -7,7 +7,8 @@
 #   two deploys at once   -> both end well, one build, every guest running
 #   notification          -> 0600; from the namespace each instance's login lands on its entry point,
 #                            whose access link leads nowhere else
-#   reset of instance 1   -> (a deploy started meanwhile waits, then changes nothing) instance 1's
+#   reset of instance 1   -> (a deploy started meanwhile waits, then changes nothing, with one guest
+#                            job for the host's four guests) instance 1's
 #                            disks are new, instance 2 untouched; the same login works again
 #   check mode reset      -> names instance 1's guests, changes nothing
 #   reset of instance 3   -> fails naming it, changes nothing
@@ -202,6 +203,14 @@ cat "$work/rerun.log"
 [ "$rc_reset" = 0 ] || fail "the reset ended with $rc_reset"
 [ "$rc_deploy" = 0 ] || fail "the deploy started during the reset ended with $rc_deploy"
 unchanged "$work/rerun.log"
+# The rerun's guests cost one kvm_auto_vms job for the one host, not one job per guest.
+jobs=$(sed -n '/Start creating the guests on each host\]/,/^$/p' "$work/rerun.log" | grep '(item=' || true)
+echo "$jobs"
+[ "$(grep -c . <<<"$jobs")" = 1 ] || fail "the rerun did not start exactly one guest job"
+for domain in "${domains[@]}"; do
+  [[ $jobs == *"$domain"*" on localhost)"* ]] || fail "the rerun's guest job on localhost does not name $domain"
+done
+echo "the rerun started one job for the four guests of localhost"
 python3 files/check_access.py expect "$details" "$work/state-marked.json" 1
 python3 files/check_access.py login "$notification" "$netns" 1 desktop-cr78-1-1
 python3 files/check_access.py login "$notification" "$netns" 2 desktop-cr78-2-1

@@ -62,14 +62,33 @@ def test_waits_for_every_job_and_returns_their_results_with_items(monkeypatch):
     jobs = [{'ansible_job_id': '1', 'item': WEB}, {'ansible_job_id': '2', 'item': DB}, {'skipped': True, 'item': WEB}]
     action, polled, shown = _action({'jobs': jobs, 'noun': 'guest', 'done': 'running', 'pending': 'booting'},
                                     statuses, monkeypatch)
+    slept = []
+    monkeypatch.setattr(kvm_auto_wait.time, 'sleep', slept.append)
     result = action.run(task_vars={})
     assert polled == ['1', '2', '1', '2', '2']
+    # The first polls come sooner than poll_interval (5).
+    assert slept == [1, 2]
     assert not result['failed']
     assert result['changed']
     assert [r.get('name') for r in result['results']] == ['web-1-1', 'db-1-1', None]
     assert [r['item'] for r in result['results']] == [WEB, DB, WEB]
     assert result['results'][2]['skipped']
     assert shown == ['1 of 2 guests running, still booting db-1-1 (10s)', '2 of 2 guests running (15s)']
+
+
+def test_a_job_of_many_guests_returns_each_guests_result_and_the_changed_ones_diffs(monkeypatch):
+    diff = {'before_header': 'guest web-1-1', 'after_header': 'guest web-1-1', 'before': {'memory': 512},
+            'after': {'memory': 1024}}
+    statuses = {'1': [{'finished': True, 'changed': True, 'diff': [diff],
+                       'guests': [{'name': 'web-1-1', 'changed': True}, {'name': 'web-1-2', 'changed': False}]}]}
+    job = {'inventory_host': 'kvm1', 'name': 'web-1-1, web-1-2'}
+    action, dummy, shown = _action({'jobs': [{'ansible_job_id': '1', 'item': job}], 'host': 'kvm1',
+                                    'noun': 'batch of guests', 'plural': 'batches of guests', 'done': 'up',
+                                    'results_key': 'guests'}, statuses, monkeypatch)
+    result = action.run(task_vars={})
+    assert [(r['name'], r['changed']) for r in result['results']] == [('web-1-1', True), ('web-1-2', False)]
+    assert result['changed'] and result['diff'] == [diff]
+    assert shown == ['1 of 1 batch of guests up on kvm1 (5s)']
 
 
 def test_nothing_changed_when_no_job_changed(monkeypatch):

@@ -17,10 +17,12 @@ from ansible_collections.cyris.kvm_auto.plugins.filter.range_plan import (
     range_details,
     range_host_problems,
     range_inventory,
+    range_job_guests,
     range_pending_guests,
     range_plan,
     range_public,
     range_report,
+    range_reset_steps,
     range_transfer_results,
     range_transfers,
 )
@@ -96,9 +98,9 @@ def built(plan, checksum='sha256:' + 'ab' * 32, **extra):
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == [
         'range_access_hosts', 'range_base_vms', 'range_changed_items', 'range_deploy_steps', 'range_destroy_targets',
-        'range_details', 'range_details_to_write', 'range_host_problems', 'range_inventory', 'range_pending_guests',
-        'range_plan', 'range_public', 'range_report', 'range_reset_steps', 'range_summary', 'range_timings',
-        'range_transfer_results', 'range_transfers']
+        'range_details', 'range_details_to_write', 'range_host_check_commands', 'range_host_check_results',
+        'range_host_problems', 'range_inventory', 'range_job_guests', 'range_pending_guests', 'range_plan', 'range_public',
+        'range_report', 'range_reset_steps', 'range_summary', 'range_timings', 'range_transfer_results', 'range_transfers']
 
 
 def test_plan_from_yaml_text(range_dir):
@@ -195,6 +197,49 @@ def test_deploy_steps_after_the_builds(range_dir):
     assert (guest['name'], guest['image'], guest['osinfo'], guest['disk_dir']) == (
         'desktop_cr42_1_1', str(range_dir / host_file), 'debian12', SETTINGS['disk_dir'])
     assert [b['label'] for b in steps['guest_batches']] == ['desktop_cr42_1_1', 'desktop_cr42_1_2']
+
+
+VM_SETTINGS = {'osinfo_fallback': 'linux2022', 'virt_type': 'qemu', 'uri': 'qemu:///system', 'autostart': False,
+               'wait_for': 'agent', 'wait_timeout': 300, 'console_pattern': 'login:'}
+
+
+def test_a_batch_is_one_kvm_auto_vms_job_per_host_with_each_guests_options(range_dir):
+    settings = dict(SETTINGS, build_dir=str(range_dir), image_dir=str(range_dir), boot_parallel=4)
+    plan = range_public(plan_of(RANGE, range_dir, settings=settings))
+    steps = range_deploy_steps(plan, built(plan), settings)
+    batch, = steps['guest_batches']
+    job, = batch['jobs']
+    assert (job['inventory_host'], job['name']) == ('localhost', 'desktop_cr42_1_1, desktop_cr42_1_2')
+    account = {'name': 'trainee01', 'password_hash': '$6$salt$hash', 'sudo': True}
+    guests = range_job_guests(job, VM_SETTINGS, 'running', {'desktop_cr42_1_2': account}, ['desktop_cr42_1_1'])
+    guest, = guests
+    # Exactly kvm_auto_vm's options: nothing of the plan's own (inventory_host, plan_image, network_model).
+    assert sorted(guest) == sorted(['name', 'state', 'image', 'disk_mode', 'disk_dir', 'vcpus', 'memory', 'osinfo',
+                                    'osinfo_fallback', 'networks', 'identity', 'trainee', 'graphics', 'console',
+                                    'extra_args', 'virt_type', 'uri', 'autostart', 'wait_for', 'wait_timeout',
+                                    'console_pattern'])
+    assert (guest['name'], guest['state'], guest['trainee'], guest['memory']) == ('desktop_cr42_1_2', 'running', account, 512)
+    reset = range_reset_steps(plan, 'all', settings)
+    assert range_job_guests(reset['guest_batches'][0]['jobs'][0], VM_SETTINGS, 'reset') == [
+        {'name': name, 'state': 'reset', 'uri': 'qemu:///system', 'wait_for': 'agent', 'wait_timeout': 300,
+         'console_pattern': 'login:'} for name in ('desktop_cr42_1_1', 'desktop_cr42_1_2')]
+
+
+@pytest.mark.parametrize('member, expected', [
+    # A kvm guest's machine, firmware and own boot wait (none: Windows) reach kvm_auto_vm.
+    ({'machine': 'pc-q35-7.2', 'firmware': 'efi', 'wait_for': 'none'},
+     {'machine': 'pc-q35-7.2', 'firmware': 'efi', 'wait_for': 'none'}),
+    # Unset, they are left out and the role's wait holds.
+    ({'machine': None, 'firmware': None, 'wait_for': None}, {'wait_for': 'agent'}),
+])
+def test_a_guests_own_machine_firmware_and_boot_wait_reach_its_job(range_dir, member, expected):
+    plan = range_public(plan_of(RANGE, range_dir))
+    job = dict(range_deploy_steps(plan, built(plan), SETTINGS)['guest_batches'][0]['jobs'][0])
+    job['members'] = [dict(m, **member) for m in job['members']]
+    for state in ('running', 'reset'):
+        guest = range_job_guests(job, VM_SETTINGS, state)[0]
+        wanted = expected if state == 'running' else {'wait_for': expected['wait_for']}
+        assert dict((k, guest.get(k)) for k in ('machine', 'firmware', 'wait_for') if k in guest) == wanted
 
 
 def test_deploy_steps_copy_to_a_remote_host_and_wait_for_unbuilt_images(range_dir):
@@ -380,6 +425,11 @@ def test_range_destroy_targets_adds_what_the_details_file_recorded(range_dir):
          'pattern': 'kvmauto-debian-12-0123456789ab.*.qcow2'}]
     assert targets['unreachable'] == ['old_cr42_1_1 on gone.example.org']
     assert range_destroy_targets(plan, None)['vms'] == targets['vms'][:2]
+    # One kvm_auto_vms run per host removes its guests.
+    job, = targets['vm_jobs']
+    assert (job['inventory_host'], job['members']) == ('localhost', targets['vms'])
+    assert range_job_guests(job, VM_SETTINGS, 'absent') == [
+        {'name': vm['name'], 'state': 'absent', 'uri': 'qemu:///system', 'disk_dir': disk_dir} for vm in targets['vms']]
 
 
 def test_destroy_names_images_as_deploy_did_even_without_the_files(range_dir):

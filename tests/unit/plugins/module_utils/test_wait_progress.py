@@ -9,7 +9,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._wait_progress import (
-    WaitProgress, format_duration, job_error, job_label)
+    WaitProgress, changed_diffs, format_duration, job_error, job_label, poll_delay, unpacked)
 
 IMAGE_WORDS = {'noun': 'image', 'done': 'built', 'pending': 'building'}
 
@@ -111,3 +111,31 @@ def test_failures_after_a_timeout_name_the_jobs_still_running():
     progress.finish(progress.pending[0], {'finished': True})
     assert progress.failures(timeout=960) == [
         'guest db: still booting after 16m00s (job j1 on kvm1); it goes on running in the background']
+
+
+@pytest.mark.parametrize('results, names', [
+    ([{'guests': [{'name': 'a'}, {'name': 'b'}]}, {'guests': [{'name': 'c'}]}], ['a', 'b', 'c']),
+    # Not started, or failed before it made anything: the job's own result stays.
+    ([{'skipped': True, 'name': 'job1'}, {'failed': True, 'name': 'job2'}, {'guests': []}], ['job1', 'job2']),
+    ([], []),
+])
+def test_unpacked_gives_each_jobs_own_results(results, names):
+    assert [r['name'] for r in unpacked(results, 'guests')] == names
+
+
+@pytest.mark.parametrize('results, diffs', [
+    ([{'changed': True, 'diff': [{'before_header': 'a'}, {'before_header': 'b'}]}, {'changed': True, 'diff': {'before': 1}}],
+     [{'before_header': 'a'}, {'before_header': 'b'}, {'before': 1}]),
+    ([{'changed': False, 'diff': [{'before': 1}]}, {'changed': True, 'diff': []}, {'changed': True}], []),
+])
+def test_changed_diffs_are_one_list(results, diffs):
+    assert changed_diffs(results) == diffs
+
+
+@pytest.mark.parametrize('interval, delays', [
+    (10, [1, 2, 4, 8, 10, 10]),
+    (5, [1, 2, 4, 5, 5, 5]),
+    (1, [1, 1, 1, 1, 1, 1]),
+])
+def test_the_first_polls_come_sooner(interval, delays):
+    assert [poll_delay(polls, interval) for polls in range(1, 7)] == delays
