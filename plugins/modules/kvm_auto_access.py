@@ -32,19 +32,18 @@ description:
   - No password is taken as an option, put in a message, the diff or the returned values.
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Nothing is written. RV(accounts) holds the real hash of each recorded password; an instance that would get
         a new password gets the placeholder hash C($6$checkmode$not.a.real.hash...), well formed so that the
         guests' identities can still be compared, and the hash of no password.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
 options:
   state:

@@ -34,20 +34,19 @@ description:
     marker is not written, so the next run starts again with the first program.
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - It waits for the agent and reads the marker; no program runs and nothing is written.
       - A domain that does not exist or run yet (a check-mode deploy has not made it) is reported as a change, since
         its programs would run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The marker's content before (empty when it is missing) and after.
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
     details: The second run finds the marker holding RV(digest) and runs nothing.
 options:

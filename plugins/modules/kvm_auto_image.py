@@ -36,17 +36,16 @@ author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
 requirements:
   - virt-builder (guestfs-tools or libguestfs-tools) on the host that runs the module
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Check mode lists the template and reads the state file; it builds nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff compares the recorded input summary with the requested one; passwords show as V(********).
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: partial
     details: Not with O(rebuild=always), which builds on every run.
 options:

@@ -22,20 +22,19 @@ description:
     O(part) beside it is removed.
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
+  - cyris.kvm_auto.attributes.async
 attributes:
   async:
-    description: Supports being used with the C(async) keyword.
     support: full
     details: The role hashes every receiver's image at once this way.
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports a change when O(dest) is not there; reads and removes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
 options:
   part:

@@ -29,22 +29,21 @@ description:
     A holder from another controller is never taken for gone.
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
+  - cyris.kvm_auto.attributes.action
+  - cyris.kvm_auto.attributes.async
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   async:
-    description: Supports being used with the C(async) keyword.
     support: none
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It takes and releases nothing and waits for no one; it warns when another run holds the lock.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
     details: The same run taking the lock it holds, or releasing a lock it does not hold, changes nothing.
 options:

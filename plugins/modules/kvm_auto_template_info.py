@@ -22,15 +22,14 @@ author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
 requirements:
   - virt-builder (libguestfs-tools or guestfs-tools)
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
 options:
   virt_builder_config_dir:

@@ -27,16 +27,15 @@ requirements:
   - libvirt-python
   - virt-install (virtinst) 3.0 or later
   - qemu-img
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One diff per changed guest, headed with its name.
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
 options:
   guests:

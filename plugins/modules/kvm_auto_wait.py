@@ -25,23 +25,22 @@ description:
     failed (with its own error) or is still running.
 author:
   - cyris.kvm_auto contributors (@cyris-kvm-auto)
+extends_documentation_fragment:
+  - cyris.kvm_auto.attributes
+  - cyris.kvm_auto.attributes.action
+  - cyris.kvm_auto.attributes.async
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   async:
-    description: Supports being used with the C(async) keyword.
     support: none
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It only reads the jobs' status; the jobs themselves ran in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: It returns the diffs of the changed jobs, as one list.
   idempotent:
-    description: When run twice in a row outside check mode with the same arguments, the second run reports no change.
     support: full
     details: It reports C(changed) when a job it waited for reported it.
 options:
