@@ -78,10 +78,10 @@ def test_a_guest_with_no_neighbour_in_its_instance_cannot_be_attacked():
         {'name': 'office', 'members': 'desktop.eth0'}, {'name': 'servers', 'members': 'server.eth0'}]
     with pytest.raises(RangeError) as caught:
         plan_range(data)
+    message = ('domain %s_cr125_%d_1: guest_settings[%d] (id=%s).tasks[%d].emulate_attack[0]: no other kvm-auto guest '
+               'of its instance shares a topology network with it, to make the login attempts from')
     assert sorted(caught.value.errors) == sorted(
-        'domain %s_cr125_%d_1: guest_settings[%d] (id=%s).tasks[%d].emulate_attack[0]: no other kvm-auto guest of '
-        'its instance shares a topology network with it, to make the login attempts from' % (guest, instance, pos,
-                                                                                              guest, task)
+        message % (guest, instance, pos, guest, task)
         for instance in (1, 2) for guest, pos, task in (('desktop', 0, 1), ('server', 1, 1)))
 
 

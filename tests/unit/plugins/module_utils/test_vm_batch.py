@@ -154,7 +154,9 @@ def test_the_module_keeps_the_trainees_hash_out_of_its_output(conn, guests):
                 kvm_auto_vms.main()
     result = json.loads(stdout.getvalue())
     assert result['failed'] and result['msg'].startswith('1 of 1 guests failed: guest web_cr1_1_1: image ')
-    assert 'invocation' in result and HASH not in stdout.getvalue()
+    # Nowhere in the output, the module's arguments included (ansible-core 2.19 returns them as
+    # invocation; 2.21 leaves them out).
+    assert HASH not in stdout.getvalue()
 
 
 def test_one_virt_install_render_at_a_time(tmp_path):
