@@ -8,8 +8,9 @@
 #   e2e     ansible-test integration targets that build, boot and check real guests, the
 #           molecule scenario of the kvm_auto_range role, and scripts/deploy-example.sh
 #
-# With e2e, the other tiers and the two small module targets run beside the first e2e targets
-# (one busy core each); the range targets, which boot several guests at once, run alone.
+# With e2e, the other tiers and the network module target run beside the module targets that
+# build one image or boot one guest at a time (one busy core each); the range targets, which boot
+# several guests at once, run alone.
 #
 #   scripts/test.sh                 # every tier (as root)
 #   scripts/test.sh unit lint       # only the named tiers
@@ -90,22 +91,22 @@ for tier in "${tiers[@]}"; do
 done
 
 if [ "$with_e2e" = true ]; then
-    # The first e2e targets build images and boot one guest at a time: each keeps one core busy.
-    # The Python tiers and the small module targets run beside them on the other core, their
-    # output held back until they end so that the two lanes do not interleave.
-    echo "== test: ${python_tiers[*]} kvm_auto_vm kvm_auto_network run beside template_repo kvm_auto_image;" \
+    # The module targets build images and boot one guest at a time: each keeps one core busy.
+    # The Python tiers and the network target run beside them on the other core, their output
+    # held back until they end so that the two lanes do not interleave.
+    echo "== test: ${python_tiers[*]} kvm_auto_network run beside template_repo kvm_auto_image kvm_auto_vm;" \
         "their output follows those"
     (
         export KVM_AUTO_TEST_LANE=beside
         for tier in "${python_tiers[@]}"; do run_python_tier "$tier"; done
         order=500
-        run_e2e_target kvm_auto_vm
         run_e2e_target kvm_auto_network
     ) > "$lane_log" 2>&1 &
     lane_pid=$!
     order=600
     run_e2e_target template_repo
     run_e2e_target kvm_auto_image
+    run_e2e_target kvm_auto_vm
     wait "$lane_pid" || true
     cat "$lane_log"
     for target in range range_topology range_access; do run_e2e_target "$target"; done
