@@ -38,8 +38,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-# The collection's own code, from the tree this script is in (laid out as ansible_collections/cyris/kvm_auto).
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')))
+# The collection's own code: from the tree this script is in when it is laid out as
+# ansible_collections/cyris/kvm_auto, else from the collection path (scripts/env.sh sets it).
+sys.path[:0] = [os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))] + [
+    path for path in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if path]
 
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._image_transfer import (  # noqa: E402
     bytes_sent, place_image, remote_shell, sha256_of, transfer_rounds)
