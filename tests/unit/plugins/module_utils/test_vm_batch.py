@@ -18,13 +18,11 @@ import os
 import subprocess
 import threading
 
-import libvirt
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils import _vm_spec
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_batch import (
     apply_guests, batch_result, validate_guests)
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import render_lock
@@ -34,25 +32,8 @@ URI = 'test:///default'
 HASH = '$6$batchsalt$' + 'h' * 86
 
 
-@pytest.fixture
-def conn():
-    # test:///default keeps its domains only while a connection is open: hold one per test.
-    handle = libvirt.open(URI)
-    yield handle
-    for dom in handle.listAllDomains():
-        if dom.name() != 'test':
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    handle.close()
-
-
-@pytest.fixture(autouse=True)
-def log_dir(tmp_path, monkeypatch):
-    path = tmp_path / 'log'
-    path.mkdir()
-    monkeypatch.setattr(_vm_spec, 'SYSTEM_CONSOLE_LOG_DIR', str(path))
-    return path
+# conn and log_dir: conftest.py; every test here keeps its console logs in its own directory.
+pytestmark = pytest.mark.usefixtures('log_dir')
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.cyris.kvm_auto.plugins.module_utils import _vm_spec
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_libvirt import parse_domain_xml
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_identity import read_identity_file
 from ansible_collections.cyris.kvm_auto.plugins.module_utils._vm_run import VmRun
@@ -32,26 +31,8 @@ from ansible_collections.cyris.kvm_auto.plugins.modules.kvm_auto_vm import argum
 URI = 'test:///default'
 
 
-@pytest.fixture
-def conn():
-    # test:///default keeps its domains only while a connection is open: hold one per test.
-    handle = libvirt.open(URI)
-    yield handle
-    for dom in handle.listAllDomains():
-        if dom.name() != 'test':
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    handle.close()
-
-
-@pytest.fixture(autouse=True)
-def log_dir(tmp_path, monkeypatch):
-    """Console logs under the test's own directory: state=absent removes them, never this host's."""
-    path = tmp_path / 'log'
-    path.mkdir()
-    monkeypatch.setattr(_vm_spec, 'SYSTEM_CONSOLE_LOG_DIR', str(path))
-    return path
+# conn and log_dir: conftest.py; every test here keeps its console logs in its own directory.
+pytestmark = pytest.mark.usefixtures('log_dir')
 
 
 @pytest.fixture
